@@ -1,0 +1,122 @@
+from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
+
+from .models import ApiKey, Organization, Store, User
+from .services import api_key_create, api_key_revoke
+from .tenancy import TenantScopedAdmin, sees_all
+
+
+class SuperuserCreatesMixin:
+    """Tenants themselves are created and removed by superusers only."""
+
+    def has_add_permission(self, request, obj=None):
+        return sees_all(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return sees_all(request)
+
+
+@admin.register(Organization)
+class OrganizationAdmin(SuperuserCreatesMixin, TenantScopedAdmin):
+    list_display = ["name", "slug", "default_region", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if sees_all(request) else ["slug"]
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return self.prepopulated_fields if sees_all(request) else {}
+
+
+@admin.register(Store)
+class StoreAdmin(TenantScopedAdmin):
+    list_display = ["code", "name", "organization", "active"]
+    list_filter = ["active", "organization"]
+    list_select_related = ["organization"]
+    search_fields = ["code", "name"]
+
+
+class SuperuserOnlyMixin:
+    """Accounts and permissions span organizations: only superusers manage them."""
+
+    def has_module_permission(self, request):
+        return sees_all(request)
+
+    def has_view_permission(self, request, obj=None):
+        return sees_all(request)
+
+    def has_add_permission(self, request):
+        return sees_all(request)
+
+    def has_change_permission(self, request, obj=None):
+        return sees_all(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return sees_all(request)
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(SuperuserOnlyMixin, DjangoGroupAdmin):
+    pass
+
+
+@admin.register(User)
+class UserAdmin(SuperuserOnlyMixin, DjangoUserAdmin):
+    """Staff accounts and their organization."""
+
+    fieldsets = [
+        *DjangoUserAdmin.fieldsets,
+        ("Organization", {"fields": ["organization"]}),
+    ]
+    add_fieldsets = [
+        *DjangoUserAdmin.add_fieldsets,
+        ("Organization", {"fields": ["organization"]}),
+    ]
+    list_display = ["username", "email", "organization", "is_staff", "is_superuser"]
+    list_filter = ["organization", "is_staff", "is_superuser", "is_active"]
+    list_select_related = ["organization"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(TenantScopedAdmin):
+    list_display = ["name", "prefix", "organization", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["organization"]
+    list_select_related = ["organization"]
+    search_fields = ["name", "prefix"]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["organization", "name"]
+        return ["organization", "name", *self.readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is None else ["organization", *self.readonly_fields]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["name"])
+            return
+        api_key, raw_key = api_key_create(organization=obj.organization, name=obj.name)
+        obj.pk = api_key.pk
+        self.message_user(
+            request,
+            f"The new key is {raw_key} — copy it now: it is not stored and cannot be shown again.",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke the selected keys", permissions=["change"])
+    def revoke(self, request, queryset):
+        for api_key in queryset:
+            api_key_revoke(api_key=api_key)
+        self.message_user(request, f"Revoked {len(queryset)} key(s).")

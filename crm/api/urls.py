@@ -1,0 +1,55 @@
+"""The native REST API, /api/v1/."""
+
+from django.urls import path, register_converter
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from customers.api.views import (
+    ChannelViewSet,
+    CustomerViewSet,
+    ExtendedFieldViewSet,
+    IdentifierViewSet,
+)
+from loyalty.api.views import (
+    CardViewSet,
+    CouponViewSet,
+    CustomerCardViewSet,
+    PointsViewSet,
+    ProgramViewSet,
+    StampCardViewSet,
+)
+
+from .fields import IdConverter
+from .views import StoreViewSet
+
+register_converter(IdConverter, "id")
+
+router = DefaultRouter()
+router.include_root_view = False
+router.register("customers", CustomerViewSet, basename="customer")
+router.register("stores", StoreViewSet, basename="store")
+router.register("programs", ProgramViewSet, basename="program")
+router.register("stamp-cards", StampCardViewSet, basename="stamp-card")
+router.register("extended-fields", ExtendedFieldViewSet, basename="extended-field")
+router.register("coupons", CouponViewSet, basename="coupon")
+router.register("cards", CardViewSet, basename="card")
+
+CUSTOMER = "customers/<str:customer_id>"
+ROWS = {"get": "list", "post": "create"}
+ROW = {"patch": "partial_update", "delete": "destroy"}
+
+urlpatterns = [
+    path(f"{CUSTOMER}/identifiers/", IdentifierViewSet.as_view(ROWS), name="customer-identifiers"),
+    path(
+        f"{CUSTOMER}/identifiers/<id:pk>/",
+        IdentifierViewSet.as_view(ROW),
+        name="customer-identifier",
+    ),
+    path(f"{CUSTOMER}/channels/", ChannelViewSet.as_view(ROWS), name="customer-channels"),
+    path(f"{CUSTOMER}/channels/<id:pk>/", ChannelViewSet.as_view(ROW), name="customer-channel"),
+    path(f"{CUSTOMER}/points/", PointsViewSet.as_view(ROWS), name="customer-points"),
+    path(f"{CUSTOMER}/cards/", CustomerCardViewSet.as_view(ROWS), name="customer-cards"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    *router.urls,
+]

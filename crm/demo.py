@@ -1,0 +1,170 @@
+"""Demo data for a first look at the product: one organization with everything in use.
+
+Loading it again changes nothing. The admin password and the API key are derived from SECRET_KEY,
+so they can be printed on every run without being stored anywhere but as hashes.
+"""
+
+import base64
+import hashlib
+import hmac
+import random
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+
+from customers.inputs import (
+    ChannelInput,
+    CustomerInput,
+    EnrollmentInput,
+    IdentifierInput,
+    SourceAccountInput,
+)
+from customers.models import Customer, CustomerStatus, Source, StatusLabel
+from customers.services import customer_register
+from loyalty.models import CouponSeries, Program, Reward, StampCard, Tier
+
+from .actors import Actor
+from .models import ApiKey, Organization, Store, User
+from .services import KEY_PREFIX, api_key_create, api_key_digest
+
+DEMO_SLUG = "demo"
+ADMIN_USERNAME = "admin"
+FIRST_NAMES = ["Asha", "Ravi", "Mei", "Kenji", "Sara", "Tom", "Lina", "Omar", "Priya", "Jun"]
+LAST_NAMES = ["Rao", "Sharma", "Tanaka", "Lee", "Garcia", "Sawyer", "Chen", "Khan", "Iyer", "Park"]
+
+
+@dataclass
+class DemoAccess:
+    admin_username: str
+    admin_password: str | None  # None once someone has changed it
+    api_key: str | None  # None once the demo key has been revoked
+    customers_created: int
+
+
+def derived_secret(purpose: str) -> str:
+    digest = hmac.new(settings.SECRET_KEY.encode(), purpose.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+@transaction.atomic
+def seed_demo(*, customers: int) -> DemoAccess:
+    organization, _ = Organization.objects.get_or_create(
+        slug=DEMO_SLUG, defaults={"name": "Demo Coffee Co.", "default_region": "IN"}
+    )
+    flagship, _ = Store.objects.get_or_create(
+        organization=organization, code="bukl.till", defaults={"name": "Flagship"}
+    )
+    Store.objects.get_or_create(
+        organization=organization, code="mg-road.till", defaults={"name": "MG Road"}
+    )
+    StatusLabel.objects.get_or_create(
+        organization=organization,
+        name="Active",
+        defaults={"status": CustomerStatus.ACTIVE, "is_default": True},
+    )
+    welcome_offer, _ = CouponSeries.objects.get_or_create(
+        organization=organization,
+        description="Welcome Offer - 10% flat discount",
+        defaults={"valid_days": 30},
+    )
+    program, _ = Program.objects.get_or_create(
+        organization=organization,
+        name="Demo Rewards",
+        defaults={
+            "welcome_points": 50,
+            "welcome_coupon_series": welcome_offer,
+            "referrer_points": 100,
+            "referee_points": 50,
+        },
+    )
+    tiers = [("Silver", None), ("Gold", 1000), ("Platinum", 5000)]
+    for number, (name, threshold) in enumerate(tiers, start=1):
+        Tier.objects.get_or_create(
+            program=program, number=number, defaults={"name": name, "points_threshold": threshold}
+        )
+    stamp_card, created = StampCard.objects.get_or_create(
+        organization=organization,
+        name="Coffee card",
+        defaults={"store": flagship, "initial_stamps": 1},
+    )
+    if created:
+        Reward.objects.create(stamp_card=stamp_card, name="Free coffee", stamp_cost=5)
+        Reward.objects.create(stamp_card=stamp_card, name="Free lunch", stamp_cost=10)
+    created_count = _demo_customers(organization, program, stamp_card, customers)
+    return DemoAccess(
+        admin_username=ADMIN_USERNAME,
+        admin_password=_demo_admin(),
+        api_key=_demo_api_key(organization),
+        customers_created=created_count,
+    )
+
+
+def _demo_customers(
+    organization: Organization, program: Program, stamp_card: StampCard, count: int
+) -> int:
+    emails = {f"member{i:05d}@demo.example" for i in range(count)}
+    existing = set(
+        Customer.objects.filter(organization=organization, email__in=emails).values_list(
+            "email", flat=True
+        )
+    )
+    actor = Actor("system", "seed_demo")
+    created = 0
+    for i in range(count):
+        email = f"member{i:05d}@demo.example"
+        if email in existing:
+            continue
+        rng = random.Random(i)  # noqa: S311 - demo data, reproducible by design
+        mobile = f"+9198{rng.randrange(10**8):08d}"
+        customer_register(
+            organization=organization,
+            data=CustomerInput(
+                first_name=FIRST_NAMES[i % len(FIRST_NAMES)],
+                last_name=LAST_NAMES[(i // len(FIRST_NAMES)) % len(LAST_NAMES)],
+                email_verified=i % 3 != 0,
+                source_accounts=[
+                    SourceAccountInput(
+                        source=Source.INSTORE,
+                        identifiers=[
+                            IdentifierInput(type="email", value=email),
+                            IdentifierInput(type="mobile", value=mobile),
+                        ],
+                    )
+                ],
+                channels=[
+                    ChannelInput(type="email", value=email, primary=True, verified=True),
+                    ChannelInput(type="mobile", value=mobile, primary=True, subscribed=i % 4 != 0),
+                ],
+                enrollments=[
+                    EnrollmentInput(
+                        program_id=program.pk,
+                        tier_number=1 + i % 3,
+                        points=rng.randrange(0, 500, 5),
+                    )
+                ],
+                stamp_card_ids=[stamp_card.pk],
+                store_code="bukl.till",
+            ),
+            actor=actor,
+        )
+        created += 1
+    return created
+
+
+def _demo_admin() -> str | None:
+    password = derived_secret("seed_demo admin password")[:16]
+    user = User.objects.filter(username=ADMIN_USERNAME).first()
+    if user is None:
+        User.objects.create_superuser(username=ADMIN_USERNAME, email="", password=password)
+        return password
+    return password if user.check_password(password) else None
+
+
+def _demo_api_key(organization: Organization) -> str | None:
+    raw_key = KEY_PREFIX + derived_secret("seed_demo api key")
+    api_key = ApiKey.objects.filter(key_hash=api_key_digest(raw_key)).first()
+    if api_key is None:
+        api_key_create(organization=organization, name="Demo key", raw_key=raw_key)
+        return raw_key
+    return raw_key if api_key.is_active else None

@@ -1,0 +1,37 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from crm.demo import seed_demo
+
+
+class Command(BaseCommand):
+    help = (
+        "Load a demo organization with stores, a programme, a stamp card and customers "
+        "(running it again changes nothing), then print the admin login and a demo API key."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--customers", type=int, default=50, help="How many demo customers (default 50)."
+        )
+
+    def handle(self, *args, customers: int, **options):
+        if customers < 0:
+            raise CommandError("--customers cannot be negative")
+        access = seed_demo(customers=customers)
+        self.stdout.write(f"Demo organization 'demo': {access.customers_created} customers added.")
+        if access.admin_password:
+            self.stdout.write(
+                f"Admin login:  http://127.0.0.1:8000/admin/  "
+                f"user {access.admin_username}  password {access.admin_password}"
+            )
+        else:
+            self.stdout.write(
+                f"Admin login:  user {access.admin_username} (its password was changed since it "
+                "was seeded)"
+            )
+        if access.api_key:
+            self.stdout.write(f"Demo API key: {access.api_key}")
+        else:
+            self.stdout.write(
+                "Demo API key: revoked; make a new one with `manage.py create_api_key demo`"
+            )

@@ -1,0 +1,128 @@
+"""Tenancy core: organizations (the tenants), their stores, staff users and API keys."""
+
+import phonenumbers
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
+from django.db import models
+
+
+def validate_region(value: str) -> None:
+    if value and value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(f"{value!r} is not a two-letter region code known to phonenumbers")
+
+
+class Organization(models.Model):
+    """A brand running loyalty programmes: every piece of customer data belongs to exactly one."""
+
+    TENANT_PATH = "pk"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=64, unique=True)
+    default_region = models.CharField(
+        max_length=2,
+        blank=True,
+        validators=[validate_region],
+        help_text="ISO 3166 region (e.g. IN, US) used to read phone numbers given without a "
+        "country code. Blank: such numbers are refused.",
+    )
+    api_requests_per_minute = models.PositiveIntegerField(
+        default=600, help_text="How many API requests each of its API keys may make a minute."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Store(models.Model):
+    TENANT_PATH = "organization"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="stores")
+    code = models.CharField(max_length=64, help_text="Till or store code, e.g. 'bukl.till'.")
+    name = models.CharField(max_length=200)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organization", "code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "code"], name="uniq_store_code_per_org"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class StaffManager(UserManager):
+    # Every admin page shows the staff member's organization: load it with the user.
+    def get_queryset(self):
+        return super().get_queryset().select_related("organization")
+
+
+class User(AbstractUser):
+    """A staff member. Staff see only their organization's data; superusers see every tenant."""
+
+    TENANT_PATH = "organization"
+
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="staff",
+    )
+
+    objects = StaffManager()
+
+
+class ApiKey(models.Model):
+    """An integrator's credential. Only a SHA-256 digest of the key is stored."""
+
+    TENANT_PATH = "organization"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, help_text="The first characters of the key.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["organization", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a POST sent with an Idempotency-Key, replayed to its retries."""
+
+    TENANT_PATH = "api_key__organization"
+
+    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    completed_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["api_key", "key"], name="uniq_idempotency_key"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key

@@ -1,0 +1,428 @@
+"""The customer pages of the member-care console.
+
+Forms check their input with the same service functions that then write it, so a rule holds in
+the admin exactly as in every other door.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Q
+from django.forms.models import BaseInlineFormSet
+
+from crm.actors import Actor
+from crm.errors import DomainError
+from crm.tenancy import ReadOnlyAdminMixin, TenantScopedAdmin, TenantScopedMixin, sees_all
+from loyalty.models import CustomerCard, Enrollment
+
+from . import services
+from .inputs import PROFILE_FIELDS, ChannelInput, CustomerInput, IdentifierInput
+from .models import (
+    CommChannel,
+    Customer,
+    ExtendedFieldDefinition,
+    Identifier,
+    SourceAccount,
+    StatusLabel,
+)
+from .normalization import normalize_email, normalize_phone
+
+
+def form_field_of(error: DomainError, form: forms.BaseForm, renamed: dict[str, str]) -> str | None:
+    """The form field a service error is about, or None for an error of the whole form."""
+    if not error.field:
+        return None
+    name = error.field.split(".")[0].split("[")[0]
+    name = renamed.get(name, name)
+    return name if name in form.fields else None
+
+
+def normalised(normalize, value, **kwargs):
+    try:
+        return normalize(value, **kwargs)
+    except DomainError as error:
+        raise forms.ValidationError(error.message, code=str(error.code)) from None
+
+
+class CustomerAdminForm(forms.ModelForm):
+    class Meta:
+        model = Customer
+        fields = [
+            "organization",
+            "first_name",
+            "last_name",
+            "email",
+            "email_verified",
+            "phone",
+            "birthday",
+            "external_id",
+            "address_line1",
+            "address_line2",
+            "city",
+            "state",
+            "postal_code",
+            "country",
+            "loyalty_type",
+            "status",
+            "status_label",
+            "registered_store",
+            "extended_fields",
+            "custom_fields",
+            "description",
+        ]
+
+    def _organization(self):
+        return self.cleaned_data.get("organization") or getattr(self.instance, "organization", None)
+
+    def clean_email(self):
+        email = self.cleaned_data.get("email")
+        return normalised(normalize_email, email) if email else None
+
+    def clean_phone(self):
+        phone = self.cleaned_data.get("phone")
+        organization = self._organization()
+        if not phone or organization is None:
+            return phone or None
+        return normalised(normalize_phone, phone, region=organization.default_region)
+
+    def clean_external_id(self):
+        return (self.cleaned_data.get("external_id") or "").strip() or None
+
+    def to_input(self, *, changed_only: bool) -> CustomerInput:
+        names = self.changed_data if changed_only else list(self.fields)
+        data = self.cleaned_data
+        given = {}
+        for name in names:
+            value = data.get(name)
+            if name == "status_label":
+                given["status_label"] = value.name if value else None
+            elif name == "registered_store":
+                given["store_code"] = value.code if value else None
+            elif name in ("custom_fields", "extended_fields"):
+                value = value or {}
+                removed = {key: None for key in (self.initial.get(name) or {}) if key not in value}
+                given[name] = {**removed, **value}
+            elif name in PROFILE_FIELDS:
+                given[name] = value
+        if given.get("status_label"):
+            # The label decides the status.
+            given.pop("status", None)
+        return CustomerInput(**given)
+
+    def clean(self):
+        cleaned = super().clean()
+        organization = self._organization()
+        if self.errors or organization is None:
+            return cleaned
+        existing = self.instance if self.instance.pk else None
+        try:
+            services.customer_validate(
+                organization=organization,
+                data=self.to_input(changed_only=existing is not None),
+                customer=existing,
+            )
+        except DomainError as error:
+            self.add_error(
+                form_field_of(error, self, {"store_code": "registered_store"}), error.message
+            )
+        return cleaned
+
+
+class ServiceInlineFormSet(BaseInlineFormSet):
+    """Hands each inline form its customer, and saves through the services."""
+
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "customer": self.instance}
+
+
+class CustomerInlineForm(forms.ModelForm):
+    def __init__(self, *args, customer: Customer, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.customer = customer
+
+    def validate_with(self, check) -> None:
+        """Run a service check; its error lands on the field it names."""
+        if self.errors or not self.has_changed() or self.customer.organization_id is None:
+            return
+        if self.cleaned_data.get("DELETE"):
+            return
+        try:
+            check()
+        except DomainError as error:
+            self.add_error(form_field_of(error, self, {}), error.message)
+
+
+class IdentifierInlineForm(CustomerInlineForm):
+    class Meta:
+        model = Identifier
+        fields = ["source", "account_id", "type", "value", "series_id", "status_label"]
+
+    def as_input(self) -> IdentifierInput:
+        data = self.cleaned_data
+        return IdentifierInput(
+            type=data["type"],
+            value=data["value"],
+            series_id=data.get("series_id"),
+            status_label=data.get("status_label") or "",
+            extended_fields=self.instance.extended_fields or {},
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and {"source", "account_id", "type"} & set(self.changed_data):
+            self.add_error(
+                None,
+                "Source, account and type cannot change: remove the identifier and add another.",
+            )
+        self.validate_with(self._check)
+        return cleaned
+
+    def _check(self):
+        _, _, identifier = services.identifier_validate(
+            organization=self.customer.organization,
+            source=self.cleaned_data["source"],
+            account_id=self.cleaned_data.get("account_id") or "",
+            data=self.as_input(),
+            exclude=self.instance if self.instance.pk else None,
+        )
+        self.cleaned_data["value"] = identifier.value
+
+
+class IdentifierFormSet(ServiceInlineFormSet):
+    def save_new(self, form, commit=True):
+        return services.identifier_add(
+            customer=self.instance,
+            source=form.cleaned_data["source"],
+            account_id=form.cleaned_data.get("account_id") or "",
+            data=form.as_input(),
+        )
+
+    def save_existing(self, form, obj, commit=True):
+        return services.identifier_update(identifier=obj, data=form.as_input())
+
+    def delete_existing(self, obj, commit=True):
+        services.identifier_remove(identifier=obj)
+
+
+class ChannelInlineForm(CustomerInlineForm):
+    class Meta:
+        model = CommChannel
+        fields = [
+            "type",
+            "value",
+            "primary",
+            "verified",
+            "subscribed",
+            "residence",
+            "office",
+            "last_viewed_at",
+        ]
+
+    def as_input(self) -> ChannelInput:
+        return ChannelInput(**{name: self.cleaned_data.get(name) for name in self.Meta.fields})
+
+    def clean(self):
+        cleaned = super().clean()
+        self.validate_with(self._check)
+        return cleaned
+
+    def _check(self):
+        channel = services.channel_validate(
+            customer=self.customer,
+            data=self.as_input(),
+            exclude=self.instance if self.instance.pk else None,
+        )
+        self.cleaned_data["value"] = channel.value
+
+
+class ChannelFormSet(ServiceInlineFormSet):
+    def save_new(self, form, commit=True):
+        return services.channel_add(customer=self.instance, data=form.as_input())
+
+    def save_existing(self, form, obj, commit=True):
+        return services.channel_update(channel=obj, data=form.as_input())
+
+    def delete_existing(self, obj, commit=True):
+        services.channel_remove(channel=obj)
+
+
+class SourceAccountInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = SourceAccount
+    fields = ["source", "account_id", "first_name", "last_name", "custom_fields", "created_at"]
+    readonly_fields = fields
+    extra = 0
+
+
+class IdentifierInline(TenantScopedMixin, admin.TabularInline):
+    model = Identifier
+    form = IdentifierInlineForm
+    formset = IdentifierFormSet
+    extra = 0
+
+
+class ChannelInline(TenantScopedMixin, admin.TabularInline):
+    model = CommChannel
+    form = ChannelInlineForm
+    formset = ChannelFormSet
+    extra = 0
+
+
+class EnrollmentInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Enrollment
+    fields = ["program", "tier", "tier_expires_at", "points_balance", "enrolled_at"]
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+
+
+class CardInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = CustomerCard
+    fields = ["code", "stamp_card", "stamps", "status", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Customer)
+class CustomerAdmin(TenantScopedAdmin):
+    form = CustomerAdminForm
+    list_display = [
+        "__str__",
+        "email",
+        "phone",
+        "status",
+        "loyalty_type",
+        "organization",
+        "created_at",
+    ]
+    list_filter = ["status", "loyalty_type", "organization"]
+    list_select_related = ["organization"]
+    search_fields = [
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "external_id",
+        "public_id",
+        "identifiers__value",
+        "cards__code",
+    ]
+    # A count of every customer on each page load would dominate it on a large table.
+    show_full_result_count = False
+    ordering = ["-created_at"]
+    readonly_fields = ["public_id", "referral_code", "referred_by", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["organization", "public_id", ("first_name", "last_name")]}),
+        (
+            "Contact",
+            {"fields": [("email", "email_verified"), "phone", "birthday", "external_id"]},
+        ),
+        (
+            "Address",
+            {
+                "fields": [
+                    "address_line1",
+                    "address_line2",
+                    ("city", "state"),
+                    ("postal_code", "country"),
+                ]
+            },
+        ),
+        (
+            "Loyalty",
+            {
+                "fields": [
+                    ("loyalty_type", "status", "status_label"),
+                    "registered_store",
+                    ("referral_code", "referred_by"),
+                ]
+            },
+        ),
+        ("Fields", {"fields": ["extended_fields", "custom_fields", "description"]}),
+        ("History", {"fields": [("created_at", "updated_at")]}),
+    ]
+    inlines = [SourceAccountInline, IdentifierInline, ChannelInline, EnrollmentInline, CardInline]
+
+    def save_model(self, request, obj, form, change):
+        actor = Actor.staff(request.user)
+        if change:
+            services.customer_update(
+                customer=obj, data=form.to_input(changed_only=True), actor=actor
+            )
+            return
+        result = services.customer_register(
+            organization=obj.organization, data=form.to_input(changed_only=False), actor=actor
+        )
+        # The admin goes on with `obj` (inlines, history, redirect): make it the registered row.
+        for model_field in Customer._meta.concrete_fields:
+            setattr(obj, model_field.attname, getattr(result.customer, model_field.attname))
+        obj._state.adding = False
+
+    def delete_model(self, request, obj):
+        services.customer_delete(customer=obj, actor=Actor.staff(request.user))
+
+    def delete_queryset(self, request, queryset):
+        for customer in queryset:
+            services.customer_delete(customer=customer, actor=Actor.staff(request.user))
+
+
+@admin.register(SourceAccount)
+class SourceAccountAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+    list_display = ["customer", "source", "account_id", "created_at"]
+    list_filter = ["source"]
+    list_select_related = ["customer"]
+    search_fields = ["account_id", "customer__email", "customer__public_id"]
+    show_full_result_count = False
+
+
+@admin.register(Identifier)
+class IdentifierAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+    list_display = ["type", "value", "source", "account_id", "customer", "organization"]
+    list_filter = ["type", "source", "organization"]
+    list_select_related = ["customer", "organization"]
+    search_fields = ["value"]
+    show_full_result_count = False
+
+
+@admin.register(CommChannel)
+class CommChannelAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+    list_display = ["type", "value", "primary", "verified", "subscribed", "customer"]
+    list_filter = ["type", "primary", "verified", "subscribed"]
+    list_select_related = ["customer"]
+    search_fields = ["value"]
+    show_full_result_count = False
+
+
+@admin.register(StatusLabel)
+class StatusLabelAdmin(TenantScopedAdmin):
+    list_display = ["name", "status", "is_default", "organization"]
+    list_filter = ["status", "organization"]
+    list_select_related = ["organization"]
+    search_fields = ["name"]
+
+
+@admin.register(ExtendedFieldDefinition)
+class ExtendedFieldDefinitionAdmin(TenantScopedAdmin):
+    """Staff see the global definitions beside their own, and change only their own."""
+
+    list_display = ["name", "data_type", "scope", "organization"]
+    list_filter = ["scope", "data_type"]
+    list_select_related = ["organization"]
+    search_fields = ["name"]
+
+    def get_queryset(self, request):
+        queryset = admin.ModelAdmin.get_queryset(self, request)
+        if sees_all(request):
+            return queryset
+        return queryset.filter(
+            Q(organization_id=request.user.organization_id) | Q(organization__isnull=True)
+        )
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.organization_id is None and not sees_all(request):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.organization_id is None and not sees_all(request):
+            return False
+        return super().has_delete_permission(request, obj)

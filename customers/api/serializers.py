@@ -1,0 +1,426 @@
+"""Customer API shapes. Input serializers only parse JSON into the services' inputs; output
+serializers only render. Rules (normalisation, uniqueness, extended fields) are the services'."""
+
+from rest_framework import serializers
+
+from crm.api.fields import MAX_ID, id_field
+from crm.api.rendering import as_row, iso, iso_date
+from customers.inputs import (
+    ChannelInput,
+    CustomerInput,
+    EnrollmentInput,
+    IdentifierInput,
+    SourceAccountInput,
+)
+from customers.models import (
+    ChannelType,
+    CustomerStatus,
+    ExtendedFieldScope,
+    ExtendedFieldType,
+    IdentifierType,
+    LoyaltyType,
+    Source,
+)
+from loyalty.api.serializers import CardSerializer, EnrollmentSerializer, SideEffectSerializer
+from loyalty.services import MAX_POINTS
+
+# --- input -------------------------------------------------------------------------------------
+
+
+def text(**kwargs):
+    return serializers.CharField(required=False, allow_blank=True, trim_whitespace=False, **kwargs)
+
+
+def nullable_text(**kwargs):
+    return text(allow_null=True, **kwargs)
+
+
+class AddressInputSerializer(serializers.Serializer):
+    line_1 = text()
+    line_2 = text()
+    city = text()
+    state = text()
+    postal_code = text()
+    country = text()
+
+    FIELDS = {
+        "line_1": "address_line1",
+        "line_2": "address_line2",
+        "city": "city",
+        "state": "state",
+        "postal_code": "postal_code",
+        "country": "country",
+    }
+
+
+class IdentifierInputSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text=f"One of {', '.join(IdentifierType.values)}.")
+    value = serializers.CharField(trim_whitespace=False)
+    series_id = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_ID
+    )
+    status_label = text(help_text="Card status (cardnumber identifiers), e.g. ACTIVE.")
+    extended_fields = serializers.DictField(required=False)
+
+    def to_input(self, data: dict) -> IdentifierInput:
+        return IdentifierInput(
+            type=data["type"],
+            value=data["value"],
+            series_id=data.get("series_id"),
+            status_label=data.get("status_label", ""),
+            extended_fields=data.get("extended_fields", {}),
+        )
+
+
+class IdentifierCreateSerializer(IdentifierInputSerializer):
+    source = serializers.CharField(help_text=f"One of {', '.join(Source.values)}.")
+    account_id = text(help_text="For sources with several accounts (WeChat, LINE, Facebook…).")
+
+
+class IdentifierPatchSerializer(IdentifierInputSerializer):
+    """What changes; the type and source account of an identifier stay."""
+
+    type = None
+
+
+class SourceAccountInputSerializer(serializers.Serializer):
+    source = serializers.CharField(help_text=f"One of {', '.join(Source.values)}.")
+    account_id = text(help_text="For sources with several accounts (WeChat, LINE, Facebook…).")
+    first_name = text()
+    last_name = text()
+    custom_fields = serializers.DictField(required=False)
+    identifiers = IdentifierInputSerializer(many=True, required=False)
+
+
+class ChannelMetaSerializer(serializers.Serializer):
+    residence = serializers.BooleanField(required=False, default=False)
+    office = serializers.BooleanField(required=False, default=False)
+    last_viewed_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class ChannelInputSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text=f"One of {', '.join(ChannelType.values)}.")
+    value = serializers.CharField(trim_whitespace=False)
+    primary = serializers.BooleanField(required=False, default=False)
+    verified = serializers.BooleanField(required=False, default=False)
+    subscribed = serializers.BooleanField(required=False, default=True)
+    meta = ChannelMetaSerializer(required=False)
+
+    @staticmethod
+    def to_input(data: dict) -> ChannelInput:
+        meta = data.get("meta") or {}
+        return ChannelInput(
+            type=data["type"],
+            value=data["value"],
+            primary=data["primary"],
+            verified=data["verified"],
+            subscribed=data["subscribed"],
+            residence=meta.get("residence", False),
+            office=meta.get("office", False),
+            last_viewed_at=meta.get("last_viewed_at"),
+        )
+
+
+class ChannelPatchSerializer(ChannelInputSerializer):
+    """What changes; a channel's type stays."""
+
+    type = None
+
+
+class EnrollmentInputSerializer(serializers.Serializer):
+    program_id = id_field()
+    tier_number = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=32767
+    )
+    points = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_POINTS)
+    tier_expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    points_expire_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class CustomerUpdateSerializer(serializers.Serializer):
+    """Every field is optional: what is not sent is not changed."""
+
+    first_name = text()
+    last_name = text()
+    email = nullable_text()
+    email_verified = serializers.BooleanField(required=False)
+    phone = nullable_text(help_text="Read in the organization's region without a country code.")
+    birthday = serializers.DateField(required=False, allow_null=True)
+    address = AddressInputSerializer(required=False)
+    description = text()
+    external_id = nullable_text()
+    loyalty_type = serializers.ChoiceField(LoyaltyType.choices, required=False)
+    status = serializers.ChoiceField(CustomerStatus.choices, required=False)
+    status_label = nullable_text(help_text="One of the organization's status labels, by name.")
+    store = nullable_text(help_text="The registering store's code.")
+    custom_fields = serializers.DictField(required=False, help_text="Merged; null removes a key.")
+    extended_fields = serializers.DictField(
+        required=False, help_text="Checked against the definitions; null removes a field."
+    )
+    channels = ChannelInputSerializer(many=True, required=False)
+    enrollments = EnrollmentInputSerializer(many=True, required=False)
+    stamp_card_ids = serializers.ListField(child=id_field(), required=False)
+
+    def to_input(self, validated: dict | None = None) -> CustomerInput:
+        data = dict(self.validated_data if validated is None else validated)
+        for name, field_name in AddressInputSerializer.FIELDS.items():
+            if name in data.get("address", {}):
+                data[field_name] = data["address"][name]
+        data.pop("address", None)
+        if "store" in data:
+            data["store_code"] = data.pop("store")
+        data["channels"] = [ChannelInputSerializer.to_input(c) for c in data.get("channels", [])]
+        data["enrollments"] = [EnrollmentInput(**e) for e in data.get("enrollments", [])]
+        if "source_accounts" in data:
+            data["source_accounts"] = [
+                SourceAccountInput(
+                    **{
+                        **account,
+                        "identifiers": [
+                            IdentifierInputSerializer().to_input(i)
+                            for i in account.get("identifiers", [])
+                        ],
+                    }
+                )
+                for account in data["source_accounts"]
+            ]
+        return CustomerInput(**data)
+
+
+class CustomerCreateSerializer(CustomerUpdateSerializer):
+    source_accounts = SourceAccountInputSerializer(many=True, required=False)
+    referral_code = text(help_text="The referral code of the customer who referred this one.")
+
+
+class BatchSerializer(serializers.Serializer):
+    customers = serializers.ListField(
+        child=serializers.DictField(),
+        max_length=100,
+        help_text="Up to 100 customers, each shaped as for creating one. A customer found by "
+        "email, external id or an identifier is updated; any other is registered.",
+    )
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+class AddressSerializer(serializers.Serializer):
+    line_1 = serializers.CharField(source="address_line1")
+    line_2 = serializers.CharField(source="address_line2")
+    city = serializers.CharField()
+    state = serializers.CharField()
+    postal_code = serializers.CharField()
+    country = serializers.CharField()
+
+
+class CustomerSummarySerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id")
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    email = serializers.CharField(allow_null=True)
+    phone = serializers.CharField(allow_null=True)
+    external_id = serializers.CharField(allow_null=True)
+    loyalty_type = serializers.ChoiceField(LoyaltyType.choices)
+    status = serializers.ChoiceField(CustomerStatus.choices)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def to_representation(self, customer):
+        row = as_row(customer)
+        return {
+            "id": row["public_id"],
+            "first_name": row["first_name"],
+            "last_name": row["last_name"],
+            "email": row["email"],
+            "phone": row["phone"],
+            "external_id": row["external_id"],
+            "loyalty_type": row["loyalty_type"],
+            "status": row["status"],
+            "created_at": iso(row["created_at"]),
+            "updated_at": iso(row["updated_at"]),
+        }
+
+
+class IdentifierSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    source = serializers.CharField()
+    account_id = serializers.CharField()
+    type = serializers.CharField()
+    value = serializers.CharField()
+    series_id = serializers.IntegerField(allow_null=True)
+    status_label = serializers.CharField()
+    extended_fields = serializers.DictField()
+
+    def to_representation(self, identifier):
+        row = as_row(identifier)
+        return {
+            "id": row["id"],
+            "source": row["source"],
+            "account_id": row["account_id"],
+            "type": row["type"],
+            "value": row["value"],
+            "series_id": row["series_id"],
+            "status_label": row["status_label"],
+            "extended_fields": row["extended_fields"],
+        }
+
+
+class SourceAccountSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    account_id = serializers.CharField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    custom_fields = serializers.DictField()
+    identifiers = IdentifierSerializer(many=True, source="identifiers.all")
+
+    def to_representation(self, account):
+        render = IdentifierSerializer().to_representation
+        return {
+            "source": account["source"],
+            "account_id": account["account_id"],
+            "first_name": account["first_name"],
+            "last_name": account["last_name"],
+            "custom_fields": account["custom_fields"],
+            "identifiers": [render(identifier) for identifier in account["identifiers"]],
+        }
+
+
+class ChannelMetaOutputSerializer(serializers.Serializer):
+    residence = serializers.BooleanField()
+    office = serializers.BooleanField()
+    last_viewed_at = serializers.DateTimeField(allow_null=True)
+
+
+class ChannelSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    type = serializers.CharField()
+    value = serializers.CharField()
+    primary = serializers.BooleanField()
+    verified = serializers.BooleanField()
+    subscribed = serializers.BooleanField()
+    meta = ChannelMetaOutputSerializer(source="*")
+
+    def to_representation(self, channel):
+        row = as_row(channel)
+        return {
+            "id": row["id"],
+            "type": row["type"],
+            "value": row["value"],
+            "primary": row["primary"],
+            "verified": row["verified"],
+            "subscribed": row["subscribed"],
+            "meta": {
+                "residence": row["residence"],
+                "office": row["office"],
+                "last_viewed_at": iso(row["last_viewed_at"]),
+            },
+        }
+
+
+class CustomerSerializer(CustomerSummarySerializer):
+    """The whole customer: what a single customer view shows. Renders a customer document."""
+
+    email_verified = serializers.BooleanField()
+    birthday = serializers.DateField(allow_null=True)
+    address = AddressSerializer(source="*")
+    description = serializers.CharField()
+    status_label = serializers.CharField(allow_null=True)
+    store = serializers.CharField(allow_null=True)
+    referral_code = serializers.CharField()
+    referred_by = serializers.CharField(allow_null=True)
+    custom_fields = serializers.DictField()
+    extended_fields = serializers.DictField()
+    source_accounts = SourceAccountSerializer(many=True)
+    channels = ChannelSerializer(many=True)
+    enrollments = EnrollmentSerializer(many=True)
+    cards = CardSerializer(many=True)
+
+    def to_representation(self, document):
+        account, channel = SourceAccountSerializer(), ChannelSerializer()
+        enrollment, card = EnrollmentSerializer(), CardSerializer()
+        return {
+            "id": document["public_id"],
+            "first_name": document["first_name"],
+            "last_name": document["last_name"],
+            "email": document["email"],
+            "phone": document["phone"],
+            "external_id": document["external_id"],
+            "loyalty_type": document["loyalty_type"],
+            "status": document["status"],
+            "created_at": iso(document["created_at"]),
+            "updated_at": iso(document["updated_at"]),
+            "email_verified": document["email_verified"],
+            "birthday": iso_date(document["birthday"]),
+            "address": {
+                "line_1": document["address_line1"],
+                "line_2": document["address_line2"],
+                "city": document["city"],
+                "state": document["state"],
+                "postal_code": document["postal_code"],
+                "country": document["country"],
+            },
+            "description": document["description"],
+            "status_label": document["status_label"],
+            "store": document["store"],
+            "referral_code": document["referral_code"],
+            "referred_by": document["referred_by"],
+            "custom_fields": document["custom_fields"],
+            "extended_fields": document["extended_fields"],
+            "source_accounts": [account.to_representation(a) for a in document["source_accounts"]],
+            "channels": [channel.to_representation(c) for c in document["channels"]],
+            "enrollments": [enrollment.to_representation(e) for e in document["enrollments"]],
+            "cards": [card.to_representation(c) for c in document["cards"]],
+        }
+
+
+class WarningSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class CustomerResultSerializer(serializers.Serializer):
+    customer = CustomerSerializer()
+    created = serializers.BooleanField()
+    warnings = WarningSerializer(many=True)
+    side_effects = SideEffectSerializer(many=True)
+
+
+class BatchItemErrorSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    field = serializers.CharField(allow_null=True)
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class BatchResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.ChoiceField(["created", "updated", "unchanged", "failed"])
+    id = serializers.CharField(allow_null=True)
+    errors = BatchItemErrorSerializer(many=True)
+
+
+class BatchReplySerializer(serializers.Serializer):
+    results = BatchResultSerializer(many=True)
+
+
+class ExtendedFieldSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    data_type = serializers.ChoiceField(ExtendedFieldType.choices)
+    allowed_values = serializers.ListField(child=serializers.CharField())
+    scope = serializers.ChoiceField(ExtendedFieldScope.choices)
+    is_global = serializers.SerializerMethodField()
+
+    def get_is_global(self, definition) -> bool:
+        return definition.organization_id is None
+
+
+class ExtendedFieldInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=64)
+    data_type = serializers.ChoiceField(ExtendedFieldType.choices)
+    allowed_values = serializers.ListField(child=serializers.CharField(), required=False)
+    scope = serializers.ChoiceField(ExtendedFieldScope.choices, default=ExtendedFieldScope.CUSTOMER)
+
+
+class ExtendedFieldPatchSerializer(serializers.Serializer):
+    allowed_values = serializers.ListField(child=serializers.CharField())

@@ -1,0 +1,390 @@
+"""Customer endpoints: each parses its input, calls one service, renders the result."""
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, mixins, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
+from rest_framework.response import Response
+
+from crm.api.authentication import request_organization
+from crm.api.base import OrganizationViewSet
+from crm.api.fields import ID_PATTERN, id_filter
+from crm.api.problems import field_errors
+from crm.errors import DomainError, ErrorCode
+from customers import selectors, services
+from customers.inputs import ChannelInput
+from customers.models import (
+    CommChannel,
+    Customer,
+    CustomerStatus,
+    ExtendedFieldDefinition,
+    Identifier,
+    LoyaltyType,
+    Source,
+    SourceAccount,
+)
+from loyalty.models import Enrollment
+
+from .serializers import (
+    BatchReplySerializer,
+    BatchSerializer,
+    ChannelInputSerializer,
+    ChannelPatchSerializer,
+    ChannelSerializer,
+    CustomerCreateSerializer,
+    CustomerResultSerializer,
+    CustomerSerializer,
+    CustomerSummarySerializer,
+    CustomerUpdateSerializer,
+    ExtendedFieldInputSerializer,
+    ExtendedFieldPatchSerializer,
+    ExtendedFieldSerializer,
+    IdentifierCreateSerializer,
+    IdentifierPatchSerializer,
+    IdentifierSerializer,
+)
+
+CUSTOMER_ID = OpenApiParameter(
+    "id", str, OpenApiParameter.PATH, description="The customer's id (cust_…)."
+)
+
+
+class CustomerFilter(filters.FilterSet):
+    search = filters.CharFilter(
+        method="filter_search",
+        help_text="Words to find in the name, email, phone, an identifier value or a card code.",
+    )
+    status = filters.ChoiceFilter(choices=CustomerStatus.choices)
+    loyalty_type = filters.ChoiceFilter(choices=LoyaltyType.choices)
+    source = filters.ChoiceFilter(choices=Source.choices, method="filter_source")
+    store = filters.CharFilter(field_name="registered_store__code", help_text="A store code.")
+    program = id_filter(method="filter_program", help_text="A programme id.")
+    tier = filters.NumberFilter(
+        method="filter_tier", min_value=1, max_value=32767, help_text="A tier number."
+    )
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    updated_after = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_before = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="lt")
+
+    class Meta:
+        model = Customer
+        fields = []
+
+    def filter_search(self, queryset, name, value):
+        organization = request_organization(self.request)
+        return selectors.customer_search(queryset, organization=organization, text=value)
+
+    def filter_source(self, queryset, name, value):
+        accounts = SourceAccount.objects.filter(customer=OuterRef("pk"), source=value)
+        return queryset.filter(Exists(accounts))
+
+    def filter_program(self, queryset, name, value):
+        return queryset.filter(
+            Exists(Enrollment.objects.filter(customer=OuterRef("pk"), program_id=value))
+        )
+
+    def filter_tier(self, queryset, name, value):
+        return queryset.filter(
+            Exists(Enrollment.objects.filter(customer=OuterRef("pk"), tier__number=value))
+        )
+
+
+def customer_body(organization, public_id: str) -> dict:
+    document = selectors.customer_document(organization=organization, public_id=public_id)
+    if document is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No such customer.", field="customer")
+    return document
+
+
+def result_body(result: services.CustomerResult, organization) -> dict:
+    customer = customer_body(organization, result.customer.public_id)
+    return CustomerResultSerializer(
+        {
+            "customer": customer,
+            "created": result.created,
+            "warnings": result.warnings,
+            "side_effects": result.side_effects,
+        }
+    ).data
+
+
+class CustomerViewSet(OrganizationViewSet):
+    queryset = Customer.objects.none()
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = r"[A-Za-z0-9_-]+"
+    filterset_class = CustomerFilter
+    filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
+    ordering_fields = ["created_at", "updated_at", "last_name", "email"]
+    serializer_class = CustomerSerializer
+
+    def organization_queryset(self) -> QuerySet:
+        return selectors.customer_summaries(organization=self.organization)
+
+    def filter_queryset(self, queryset):
+        # Building the filter form costs as much as the rest of a page: only when filtering.
+        if self.request.query_params.keys() & CustomerFilter.base_filters.keys():
+            queryset = filters.DjangoFilterBackend().filter_queryset(self.request, queryset, self)
+        return OrderingFilter().filter_queryset(self.request, queryset, self)
+
+    def get_object(self) -> Customer:
+        customer = (
+            Customer.objects.filter(organization=self.organization, public_id=self.kwargs["id"])
+            .select_related("organization")
+            .first()
+        )
+        if customer is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "No such customer.", field="customer")
+        return customer
+
+    @extend_schema(responses=CustomerSummarySerializer(many=True))
+    def list(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(CustomerSummarySerializer(page, many=True).data)
+
+    @extend_schema(
+        request=CustomerCreateSerializer,
+        responses={201: CustomerResultSerializer, 200: CustomerResultSerializer},
+        description="Registers a customer. Identifiers already registered in another source "
+        "add a source account to that customer instead (200, `created: false`).",
+    )
+    def create(self, request):
+        serializer = CustomerCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.customer_register(
+            organization=self.organization, data=serializer.to_input(), actor=self.actor
+        )
+        return Response(
+            result_body(result, self.organization),
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(parameters=[CUSTOMER_ID])
+    def retrieve(self, request, id):
+        return Response(CustomerSerializer(customer_body(self.organization, id)).data)
+
+    @extend_schema(
+        parameters=[CUSTOMER_ID],
+        request=CustomerUpdateSerializer,
+        responses=CustomerResultSerializer,
+    )
+    def partial_update(self, request, id):
+        customer = self.get_object()
+        serializer = CustomerUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.customer_update(
+            customer=customer, data=serializer.to_input(), actor=self.actor
+        )
+        return Response(result_body(result, self.organization))
+
+    @extend_schema(parameters=[CUSTOMER_ID], responses={204: None})
+    def destroy(self, request, id):
+        services.customer_delete(customer=self.get_object(), actor=self.actor)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        request=BatchSerializer,
+        responses=BatchReplySerializer,
+        description="Up to 100 upserts. Each item succeeds or fails alone; the results follow "
+        "the request's order. More than 100 items is refused and nothing is written.",
+    )
+    @action(detail=False, methods=["post"])
+    def batch(self, request):
+        serializer = BatchSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        items = serializer.validated_data["customers"]
+        parser = CustomerCreateSerializer()  # one parser for every item: its fields built once
+        inputs, results = {}, [None] * len(items)
+        for index, item in enumerate(items):
+            try:
+                inputs[index] = parser.to_input(parser.run_validation(item))
+            except ValidationError as error:
+                results[index] = batch_failure(index, field_errors(error.detail))
+        outcomes = services.customers_upsert_many(
+            organization=self.organization, items=list(inputs.values()), actor=self.actor
+        )
+        for index, outcome in zip(inputs, outcomes, strict=True):
+            results[index] = batch_result(index, outcome)
+        return Response({"results": results})
+
+
+def batch_failure(index: int, errors: list[dict]) -> dict:
+    return {
+        "index": index,
+        "status": "failed",
+        "id": None,
+        "errors": [{"index": index, **error} for error in errors],
+    }
+
+
+def batch_result(index: int, outcome: services.ItemOutcome) -> dict:
+    if outcome.error is not None:
+        error = outcome.error
+        return batch_failure(
+            index, [{"field": error.field, "code": str(error.code), "message": error.message}]
+        )
+    result = outcome.result
+    return {
+        "index": index,
+        "status": "created" if result.created else "updated" if result.changed else "unchanged",
+        "id": result.customer.public_id,
+        "errors": [],
+    }
+
+
+class CustomerChildViewSet(OrganizationViewSet):
+    """Rows that belong to one customer, at customers/{id}/…/."""
+
+    pagination_class = None
+
+    def customer(self) -> Customer:
+        customer = Customer.objects.filter(
+            organization=self.organization, public_id=self.kwargs["customer_id"]
+        ).first()
+        if customer is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "No such customer.", field="customer")
+        return customer
+
+    def child(self, queryset: QuerySet):
+        row = queryset.filter(customer=self.customer(), pk=self.kwargs["pk"]).first()
+        if row is None:
+            raise DomainError(ErrorCode.NOT_FOUND, f"No such {queryset.model._meta.verbose_name}.")
+        return row
+
+
+class IdentifierViewSet(mixins.ListModelMixin, CustomerChildViewSet):
+    """Identifiers change here: add, change, remove (the customer update leaves them alone)."""
+
+    queryset = Identifier.objects.none()
+    serializer_class = IdentifierSerializer
+
+    def organization_queryset(self):
+        return Identifier.objects.filter(customer=self.customer()).order_by(
+            "source", "account_id", "pk"
+        )
+
+    @extend_schema(request=IdentifierCreateSerializer, responses={201: IdentifierSerializer})
+    def create(self, request, customer_id):
+        customer = self.customer()
+        serializer = IdentifierCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        identifier = services.identifier_add(
+            customer=customer,
+            source=data["source"],
+            account_id=data.get("account_id", ""),
+            data=serializer.to_input(data),
+        )
+        return Response(IdentifierSerializer(identifier).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=IdentifierPatchSerializer, responses=IdentifierSerializer)
+    def partial_update(self, request, customer_id, pk):
+        identifier = self.child(Identifier.objects.select_related("organization"))
+        serializer = IdentifierPatchSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        current = {
+            "type": identifier.type,
+            "value": identifier.value,
+            "series_id": identifier.series_id,
+            "status_label": identifier.status_label,
+            "extended_fields": identifier.extended_fields,
+        }
+        data = serializer.to_input({**current, **serializer.validated_data})
+        identifier = services.identifier_update(identifier=identifier, data=data)
+        return Response(IdentifierSerializer(identifier).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, customer_id, pk):
+        services.identifier_remove(identifier=self.child(Identifier.objects.all()))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ChannelViewSet(mixins.ListModelMixin, CustomerChildViewSet):
+    queryset = CommChannel.objects.none()
+    serializer_class = ChannelSerializer
+
+    def organization_queryset(self):
+        return CommChannel.objects.filter(customer=self.customer()).order_by("type", "pk")
+
+    @extend_schema(request=ChannelInputSerializer, responses={201: ChannelSerializer})
+    def create(self, request, customer_id):
+        customer = self.customer()
+        serializer = ChannelInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        channel = services.channel_add(
+            customer=customer,
+            data=ChannelInputSerializer.to_input(serializer.validated_data),
+        )
+        return Response(ChannelSerializer(channel).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ChannelPatchSerializer, responses=ChannelSerializer)
+    def partial_update(self, request, customer_id, pk):
+        channel = self.child(CommChannel.objects.select_related("customer__organization"))
+        serializer = ChannelPatchSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        given = serializer.validated_data
+        meta = given.get("meta", {})
+        data = ChannelInput(
+            type=channel.type,
+            value=given.get("value", channel.value),
+            primary=given.get("primary", channel.primary),
+            verified=given.get("verified", channel.verified),
+            subscribed=given.get("subscribed", channel.subscribed),
+            residence=meta.get("residence", channel.residence),
+            office=meta.get("office", channel.office),
+            last_viewed_at=meta.get("last_viewed_at", channel.last_viewed_at),
+        )
+        return Response(ChannelSerializer(services.channel_update(channel=channel, data=data)).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, customer_id, pk):
+        services.channel_remove(channel=self.child(CommChannel.objects.all()))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ExtendedFieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationViewSet):
+    """The extended fields the organization may set: its own, and the global ones (read-only)."""
+
+    lookup_value_regex = ID_PATTERN
+    queryset = ExtendedFieldDefinition.objects.none()
+    serializer_class = ExtendedFieldSerializer
+    pagination_class = None
+
+    def organization_queryset(self):
+        return ExtendedFieldDefinition.objects.filter(
+            Q(organization=self.organization) | Q(organization__isnull=True)
+        ).order_by("scope", "name", "pk")
+
+    def own(self) -> ExtendedFieldDefinition:
+        definition = self.get_object()
+        if definition.organization_id is None:
+            raise exceptions.PermissionDenied("Global extended fields cannot be changed.")
+        return definition
+
+    @extend_schema(request=ExtendedFieldInputSerializer, responses={201: ExtendedFieldSerializer})
+    def create(self, request):
+        serializer = ExtendedFieldInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        definition = services.extended_field_define(
+            organization=self.organization, **serializer.validated_data
+        )
+        return Response(ExtendedFieldSerializer(definition).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ExtendedFieldPatchSerializer, responses=ExtendedFieldSerializer)
+    def partial_update(self, request, pk):
+        definition = self.own()
+        serializer = ExtendedFieldPatchSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        definition = services.extended_field_update(
+            definition=definition, allowed_values=serializer.validated_data["allowed_values"]
+        )
+        return Response(ExtendedFieldSerializer(definition).data)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request, pk):
+        services.extended_field_delete(definition=self.own())
+        return Response(status=status.HTTP_204_NO_CONTENT)

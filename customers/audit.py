@@ -1,0 +1,41 @@
+"""The audit trail: each change to a customer's data, with who made it and from where.
+
+Services record; nothing else writes events. Values are kept as JSON: dates as ISO text,
+related rows by their name or code.
+"""
+
+import datetime as dt
+from typing import Any
+
+from crm.actors import Actor
+
+from .models import AuditEvent, Customer
+
+
+def as_json(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if hasattr(value, "_meta"):  # a related row: by what people know it as
+        return getattr(value, "name", None) or getattr(value, "code", None) or str(value)
+    return value
+
+
+def event(
+    customer: Customer, *, subject: str, action: str, changes: dict, actor: Actor
+) -> AuditEvent:
+    """An unsaved event, for callers that save many at once."""
+    return AuditEvent(
+        organization_id=customer.organization_id,
+        customer=customer,
+        customer_public_id=customer.public_id,
+        subject=subject,
+        action=action,
+        changes={name: [as_json(b), as_json(a)] for name, (b, a) in changes.items()},
+        actor=str(actor),
+        actor_context=actor.context,
+        request_id=actor.request_id,
+    )
+
+
+def record(customer: Customer, *, subject: str, action: str, changes: dict, actor: Actor) -> None:
+    event(customer, subject=subject, action=action, changes=changes, actor=actor).save()

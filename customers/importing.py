@@ -1,0 +1,817 @@
+"""Importing customers in bulk: customer_upsert's rules, a batch at a time, at database speed.
+
+Every record is an upsert (or, by mode, only a create or only an update) and fails or succeeds
+alone. A batch is checked first, with customer_upsert's validation in customer_upsert's order
+(so a record is refused with the error it would get alone), then applied in one transaction
+together with the run's checkpoint:
+
+- a record whose digest is the one that last wrote its customer, who has not changed since, is
+  unchanged without further work (importing the same file again);
+- records that register a new customer with nothing but a profile, source accounts, identifiers
+  and channels, colliding with no customer and with no other record, are written set-wise
+  (COPY on PostgreSQL);
+- every other record goes through customer_upsert itself, in file order.
+
+tests/customers/test_import_engine.py holds the result to record-by-record customer_upsert.
+On PostgreSQL, outside a transaction, reading and checking the next batch overlaps with writing
+the current one (a second thread with its own connection).
+"""
+
+import datetime as dt
+import json
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from itertools import islice
+from typing import Any
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from crm.actors import Actor
+from crm.errors import DomainError, ErrorCode
+from crm.models import Organization
+from loyalty import services as loyalty_services
+from loyalty.models import CustomerCard, Enrollment
+from loyalty.services import MAX_STAMPS_PER_CALL
+
+from . import services
+from .formats import Reader, Record
+from .models import AuditEvent, Customer, ImportRun, ImportStatus, new_public_id
+from .services import _keys_of, _NewCustomer, _referral_codes, _taken_keys
+from .validation import (
+    TAKEN_CODES,
+    CleanAccount,
+    Known,
+    clean_accounts,
+    clean_channels,
+    clean_profile,
+    fill_from_identifiers,
+)
+
+MODES = ("upsert", "create", "update")
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+
+
+@dataclass
+class RowResult:
+    record: Record
+    outcome: Outcome
+    error: DomainError | None = None
+    customer_id: int | None = None  # of a record applied alone
+
+
+@dataclass
+class Checked:
+    """A record after the checks that need no database."""
+
+    record: Record
+    error: DomainError | None = None
+    # Set when the record, if it finds no customer, registers one with only rows of its own.
+    candidate: _NewCustomer | None = None
+    keys: set[tuple] = field(default_factory=set)
+    # Not read nor checked: its digest was, when read, the last write of an unchanged customer.
+    recognised: bool = False
+
+
+UNIDENTIFIED = DomainError(
+    ErrorCode.REQUIRED,
+    "A record needs an email, a phone, an external id or an identifier to be imported.",
+    field="email",
+)
+
+
+def check(organization: Organization, known: Known, record: Record) -> Checked:
+    """customer_upsert's validation, in its order: the lookup keys, the source accounts, the
+    profile, the channels. Programmes, cards and referrers are checked by customer_upsert."""
+    if record.error is not None:
+        return Checked(record, error=record.error)
+    data = record.data
+    try:
+        match_by = record.match_by
+        if match_by is None:
+            match_by = {name: getattr(data, name) or None for name in TAKEN_CODES}
+        keys_by = clean_profile(organization, {k: v or None for k, v in match_by.items()})
+        accounts = clean_accounts(organization, data.source_accounts)
+        profile = clean_profile(organization, data.given(), known)
+        channels = clean_channels(organization, data.channels)
+    except DomainError as error:
+        return Checked(record, error=error)
+    fill_from_identifiers(profile, accounts)
+    candidate = _NewCustomer(0, profile, accounts, channels)
+    keys = _keys_of(candidate) | {(name, value) for name, value in keys_by.items() if value}
+    if not keys:
+        # An import upserts: a record that nothing identifies could never be found again, and
+        # importing its file twice would register its customer twice.
+        return Checked(record, error=UNIDENTIFIED)
+    simple = not (data.enrollments or data.stamp_card_ids or data.referral_code)
+    return Checked(record, candidate=candidate if simple else None, keys=keys)
+
+
+@dataclass
+class Totals:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+
+    def add(self, results: list[RowResult]) -> None:
+        self.rows += len(results)
+        for result in results:
+            setattr(self, result.outcome.value, getattr(self, result.outcome.value) + 1)
+
+
+class Importer:
+    """Applies checked batches of records to one organization."""
+
+    def __init__(
+        self,
+        organization: Organization,
+        reader: Reader,
+        *,
+        mode: str,
+        actor: Actor,
+        run: ImportRun | None,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode is one of {', '.join(MODES)}")
+        self.organization = organization
+        self.reader = reader
+        self.known = Known.of(organization)
+        self.mode = mode
+        self.actor = actor
+        self.run = run
+        self.default_label = services._default_label(organization)
+        self.planned_for = _table_rows() if connection.vendor == "postgresql" else 0
+        self.added = 0
+
+    def read(self, records: list[Record], *, recognise: bool) -> list[Checked]:
+        """Check a batch as it is read; with `recognise`, records imported before whose
+        customers have not changed since are recognised by digest and not even read."""
+        current = self._current_digests(records) if recognise else {}
+        return [
+            Checked(record, recognised=True)
+            if record.digest in current
+            else check(self.organization, self.known, self.reader.load(record))
+            for record in records
+        ]
+
+    # --- a batch --------------------------------------------------------------------------
+
+    def apply(self, batch: list[Checked]) -> list[RowResult]:
+        """Apply the batch, in order; call inside a transaction."""
+        results: list[RowResult | None] = [None] * len(batch)
+        fresh = [c for c in batch if c.candidate is not None]
+        taken = _taken_keys(self.organization, set().union(*(c.keys for c in fresh)))
+        # Only records of existing customers can be unchanged: ask for those digests alone.
+        current = self._current_digests(
+            [
+                c.record
+                for c in batch
+                if c.recognised or (c.error is None and (c.candidate is None or c.keys & taken))
+            ]
+        )
+        pending: list[tuple[int, Checked]] = []
+        pending_keys: set[tuple] = set()
+        written: set[str] = set()  # digests applied set-wise since the last record applied alone
+
+        def flush() -> None:
+            for index, failed in self._write_new(pending):
+                results[index] = self._one(failed)
+            taken.update(pending_keys)  # held by the customers just written
+            pending.clear()
+            pending_keys.clear()
+            written.clear()
+
+        for index, checked in enumerate(batch):
+            record = checked.record
+            if checked.recognised and record.digest not in current:
+                # Its customer changed since it was read: read and check it, and apply it alone.
+                checked = check(self.organization, self.known, self.reader.load(record))
+                checked.candidate = None
+            if checked.error is not None:
+                results[index] = RowResult(record, Outcome.FAILED, checked.error)
+            elif record.digest in current or record.digest in written:
+                results[index] = RowResult(record, Outcome.UNCHANGED)
+            elif (
+                checked.candidate is not None
+                and not checked.keys & taken
+                and not checked.keys & pending_keys
+            ):
+                if self.mode == "update":
+                    results[index] = RowResult(record, Outcome.FAILED, _no_customer())
+                    continue
+                pending.append((index, checked))
+                pending_keys.update(checked.keys)
+                written.add(record.digest)
+                results[index] = RowResult(record, Outcome.CREATED)
+            else:
+                flush()
+                results[index] = result = self._one(checked)
+                # The record may have given its keys to a customer, and changed one whose
+                # digest was current.
+                taken |= checked.keys
+                if result.customer_id is not None:
+                    current = {d: c for d, c in current.items() if c != result.customer_id}
+        flush()
+        self._keep_statistics(sum(r.outcome == Outcome.CREATED for r in results))
+        return results
+
+    def _keep_statistics(self, created: int) -> None:
+        """ANALYZE the customer tables each time an import has grown them by half: the
+        planner's row counts must follow a table that goes from empty to millions."""
+        self.added += created
+        if connection.vendor != "postgresql" or self.added < max(20_000, self.planned_for // 2):
+            return
+        with connection.cursor() as cursor:
+            for table in CUSTOMER_TABLES:
+                cursor.execute(f"ANALYZE {table}")
+        self.planned_for, self.added = _table_rows(), 0
+
+    def _current_digests(self, records: list[Record]) -> dict[str, int]:
+        """The records' digests that are the last write of a customer unchanged since, with
+        the customer's id."""
+        digests = [record.digest for record in records]
+        if not digests:
+            return {}
+        if connection.vendor == "postgresql":  # one array parameter, not a long IN list
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT c.import_digest, c.id FROM unnest(%s::text[]) AS v(digest), LATERAL "
+                    "(SELECT import_digest, id FROM customers_customer WHERE organization_id = %s "
+                    "AND import_digest = v.digest AND imported_at = updated_at LIMIT 1) AS c",
+                    [digests, self.organization.pk],
+                )
+                return dict(cursor.fetchall())
+        return dict(
+            Customer.objects.filter(
+                organization=self.organization,
+                import_digest__in=digests,
+                imported_at=F("updated_at"),
+            ).values_list("import_digest", "pk")
+        )
+
+    def _one(self, checked: Checked) -> RowResult:
+        """The record through customer_upsert (or its create or update half), alone."""
+        record = checked.record
+        data = self.reader.load(record).data
+        try:
+            with transaction.atomic():
+                existing = services.customer_match(
+                    organization=self.organization, data=data, match_by=record.match_by
+                )
+                if existing is None and self.mode == "update":
+                    return RowResult(record, Outcome.FAILED, _no_customer())
+                if existing is not None and self.mode == "create":
+                    return RowResult(
+                        record,
+                        Outcome.FAILED,
+                        DomainError(
+                            ErrorCode.CUSTOMER_EXISTS,
+                            "A customer with these details exists; --mode upsert updates it.",
+                            field="",
+                        ),
+                    )
+                before = _loyalty_of(existing) if record.balances or record.stamps else None
+                result = services.customer_upsert(
+                    organization=self.organization,
+                    data=data,
+                    match_by=record.match_by,
+                    actor=self.actor,
+                )
+                if before is not None:
+                    self._carry_over(result.customer, record, before)
+        except DomainError as error:
+            return RowResult(record, Outcome.FAILED, error)
+        if result.created:
+            outcome = Outcome.CREATED
+        elif result.changed:
+            outcome = Outcome.UPDATED
+        else:
+            outcome = Outcome.UNCHANGED
+        self._remember(result.customer.pk, record.digest, wrote=outcome != Outcome.UNCHANGED)
+        return RowResult(record, outcome, customer_id=result.customer.pk)
+
+    def _carry_over(self, customer: Customer, record: Record, before: tuple[set, set]) -> None:
+        """Bring the enrolments and cards the record just made (not those the customer had) to
+        the balances and stamps it carries over."""
+        enrolled, carded = before
+        for enrollment in Enrollment.objects.filter(customer=customer, program__in=record.balances):
+            missing = record.balances[enrollment.program_id] - enrollment.points_balance
+            if enrollment.program_id not in enrolled and missing > 0:
+                loyalty_services.points_award(
+                    organization=self.organization,
+                    enrollment=enrollment,
+                    points=missing,
+                    reason="Balance carried over by an import",
+                    actor=self.actor,
+                )
+        for card in CustomerCard.objects.filter(customer=customer, stamp_card__in=record.stamps):
+            missing = record.stamps[card.stamp_card_id] - card.stamps
+            while card.stamp_card_id not in carded and missing > 0:
+                step = min(missing, MAX_STAMPS_PER_CALL)
+                loyalty_services.stamps_add(
+                    organization=self.organization,
+                    card=card,
+                    stamps=step,
+                    reason="Stamps carried over by an import",
+                    actor=self.actor,
+                )
+                missing -= step
+
+    def _remember(self, customer_id: int, digest: str, *, wrote: bool) -> None:
+        """Record which record last wrote the customer. An unchanged customer keeps the digest
+        of the record that wrote it, unless it has none still valid."""
+        rows = Customer.objects.filter(pk=customer_id)
+        if not wrote:
+            rows = rows.filter(Q(import_digest__isnull=True) | ~Q(imported_at=F("updated_at")))
+        rows.update(import_digest=digest, imported_at=F("updated_at"))
+
+    # --- writing new customers set-wise ---------------------------------------------------
+
+    def _write_new(self, pending: list[tuple[int, Checked]]) -> list[tuple[int, Checked]]:
+        """Register the pending records' customers set-wise; those that could not be (a
+        concurrent writer took a key meanwhile) are returned, to go one by one."""
+        if not pending:
+            return []
+        try:
+            with transaction.atomic():
+                if connection.vendor == "postgresql":
+                    self._copy_new([checked for _, checked in pending])
+                else:
+                    self._bulk_create_new([checked for _, checked in pending])
+        except IntegrityError:
+            return list(pending)
+        return []
+
+    def _audit(self, public_ids: list[str]) -> None:
+        """One event for the customers a batch registered set-wise."""
+        AuditEvent.objects.create(
+            organization=self.organization,
+            customer=None,
+            customer_public_id="",
+            subject="import",
+            action="created",
+            changes={"customers": [None, public_ids], "run": [None, self.run and self.run.pk]},
+            actor=str(self.actor),
+            actor_context=self.actor.context,
+        )
+
+    def _profile(self, candidate: _NewCustomer) -> dict[str, Any]:
+        profile = dict(candidate.profile)
+        if profile.get("status_label") is None and "status" not in profile and self.default_label:
+            profile["status_label"] = self.default_label
+            profile["status"] = self.default_label.status
+        for name in ("custom_fields", "extended_fields"):
+            if name in profile:
+                profile[name] = {k: v for k, v in profile[name].items() if v is not None}
+        return profile
+
+    def _bulk_create_new(self, pending: list[Checked]) -> None:
+        now = timezone.now()
+        customers = []
+        for checked, code in zip(
+            pending, _referral_codes(self.organization, len(pending)), strict=True
+        ):
+            customer = Customer(organization=self.organization, **self._profile(checked.candidate))
+            customer.referral_code = code
+            customer.import_digest = checked.record.digest
+            customer.created_at = customer.updated_at = customer.imported_at = now
+            customers.append(customer)
+        Customer.objects.bulk_create(customers)
+        Customer.objects.filter(pk__in=[c.pk for c in customers]).update(
+            created_at=now, updated_at=now, imported_at=now
+        )
+        for checked, customer in zip(pending, customers, strict=True):
+            candidate = checked.candidate
+            for account in candidate.accounts:
+                services._create_account(customer, account)
+            services._add_channels(customer, candidate.channels)
+        self._audit([customer.public_id for customer in customers])
+
+    def _copy_new(self, pending: list[Checked]) -> None:
+        org_id = self.organization.pk
+        now = timezone.now()
+        accounts = [(c, a) for c in pending for a in c.candidate.accounts]
+        identifiers = sum(len(a.identifiers) for _, a in accounts)
+        channels = sum(len(c.candidate.channels) for c in pending)
+        ids = _reserve_ids(
+            {
+                "customers_customer": len(pending),
+                "customers_sourceaccount": len(accounts),
+                "customers_identifier": identifiers,
+                "customers_commchannel": channels,
+            }
+        )
+        customer_ids = dict(zip(map(id, pending), ids["customers_customer"], strict=True))
+        codes = _referral_codes(self.organization, len(pending))
+        public_ids = [new_public_id() for _ in pending]
+        customer_rows = []
+        for checked, code, public_id in zip(pending, codes, public_ids, strict=True):
+            p = self._profile(checked.candidate)
+            label, store = p.get("status_label"), p.get("registered_store")
+            customer_rows.append(
+                (
+                    customer_ids[id(checked)],
+                    org_id,
+                    public_id,
+                    p.get("first_name", ""),
+                    p.get("last_name", ""),
+                    p.get("email"),
+                    p.get("email_verified", False),
+                    p.get("phone"),
+                    p.get("birthday"),
+                    p.get("address_line1", ""),
+                    p.get("address_line2", ""),
+                    p.get("city", ""),
+                    p.get("state", ""),
+                    p.get("postal_code", ""),
+                    p.get("country", ""),
+                    p.get("description", ""),
+                    p.get("external_id"),
+                    p.get("loyalty_type", "loyalty"),
+                    p.get("status", "active"),
+                    label.pk if label else None,
+                    json.dumps(p.get("custom_fields", {})),
+                    json.dumps(p.get("extended_fields", {})),
+                    store.pk if store else None,
+                    code,
+                    now,
+                    now,
+                    checked.record.digest,
+                    now,
+                )
+            )
+        account_ids = iter(ids["customers_sourceaccount"])
+        identifier_ids = iter(ids["customers_identifier"])
+        account_rows, identifier_rows = [], []
+        for checked, account in accounts:
+            customer_id, account_id = customer_ids[id(checked)], next(account_ids)
+            account_rows.append(_account_row(account_id, customer_id, account, now))
+            for identifier in account.identifiers:
+                identifier_rows.append(
+                    (
+                        next(identifier_ids),
+                        org_id,
+                        customer_id,
+                        account_id,
+                        account.source,
+                        account.account_id,
+                        identifier.type,
+                        identifier.value,
+                        identifier.series_id,
+                        identifier.status_label,
+                        json.dumps(identifier.extended_fields),
+                        now,
+                    )
+                )
+        channel_ids = iter(ids["customers_commchannel"])
+        channel_rows = [
+            (
+                next(channel_ids),
+                customer_ids[id(checked)],
+                channel.type,
+                channel.value,
+                channel.primary,
+                channel.verified,
+                channel.subscribed,
+                channel.residence,
+                channel.office,
+                channel.last_viewed_at,
+                now,
+                now,
+            )
+            for checked in pending
+            for channel in checked.candidate.channels
+        ]
+        _copy("customers_customer", CUSTOMER_COLUMNS, customer_rows)
+        _copy("customers_sourceaccount", ACCOUNT_COLUMNS, account_rows)
+        _copy("customers_identifier", IDENTIFIER_COLUMNS, identifier_rows)
+        _copy("customers_commchannel", CHANNEL_COLUMNS, channel_rows)
+        self._audit(public_ids)
+
+
+CUSTOMER_TABLES = (
+    "customers_customer",
+    "customers_sourceaccount",
+    "customers_identifier",
+    "customers_commchannel",
+)
+
+
+def _table_rows() -> int:
+    """The planner's idea of how many customers there are."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'customers_customer'::regclass")
+        return max(int(cursor.fetchone()[0]), 0)
+
+
+def _loyalty_of(customer: Customer | None) -> tuple[set[int], set[int]]:
+    """The programmes the customer is enrolled in and the stamp cards they hold."""
+    if customer is None:
+        return set(), set()
+    return (
+        set(Enrollment.objects.filter(customer=customer).values_list("program_id", flat=True)),
+        set(CustomerCard.objects.filter(customer=customer).values_list("stamp_card_id", flat=True)),
+    )
+
+
+def _no_customer() -> DomainError:
+    return DomainError(
+        ErrorCode.NOT_FOUND,
+        "No customer has these details; --mode upsert registers one.",
+        field="",
+    )
+
+
+def _account_row(account_id: int, customer_id: int, account: CleanAccount, now: dt.datetime):
+    return (
+        account_id,
+        customer_id,
+        account.source,
+        account.account_id,
+        account.first_name,
+        account.last_name,
+        json.dumps(account.custom_fields),
+        now,
+    )
+
+
+CUSTOMER_COLUMNS = (
+    "id",
+    "organization_id",
+    "public_id",
+    "first_name",
+    "last_name",
+    "email",
+    "email_verified",
+    "phone",
+    "birthday",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+    "description",
+    "external_id",
+    "loyalty_type",
+    "status",
+    "status_label_id",
+    "custom_fields",
+    "extended_fields",
+    "registered_store_id",
+    "referral_code",
+    "created_at",
+    "updated_at",
+    "import_digest",
+    "imported_at",
+)
+ACCOUNT_COLUMNS = (
+    "id",
+    "customer_id",
+    "source",
+    "account_id",
+    "first_name",
+    "last_name",
+    "custom_fields",
+    "created_at",
+)
+IDENTIFIER_COLUMNS = (
+    "id",
+    "organization_id",
+    "customer_id",
+    "source_account_id",
+    "source",
+    "account_id",
+    "type",
+    "value",
+    "series_id",
+    "status_label",
+    "extended_fields",
+    "created_at",
+)
+CHANNEL_COLUMNS = (
+    "id",
+    "customer_id",
+    "type",
+    "value",
+    "primary",
+    "verified",
+    "subscribed",
+    "residence",
+    "office",
+    "last_viewed_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def _reserve_ids(counts: dict[str, int]) -> dict[str, list[int]]:
+    """Ids from each table's sequence, in one round trip."""
+    wanted = {table: count for table, count in counts.items() if count}
+    ids: dict[str, list[int]] = {table: [] for table in counts}
+    if not wanted:
+        return ids
+    selects = " UNION ALL ".join(
+        "SELECT %s, nextval(%s::regclass) FROM generate_series(1, %s)" for _ in wanted
+    )
+    params: list = []
+    for table, count in wanted.items():
+        params += [table, _sequence(table), count]
+    with connection.cursor() as cursor:
+        cursor.execute(selects, params)
+        for table, value in cursor.fetchall():
+            ids[table].append(value)
+    return ids
+
+
+_SEQUENCES: dict[str, str] = {}
+
+
+def _sequence(table: str) -> str:
+    if table not in _SEQUENCES:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+            _SEQUENCES[table] = cursor.fetchone()[0]
+    return _SEQUENCES[table]
+
+
+def _copy(table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    if not rows:
+        return
+    names = ", ".join(f'"{column}"' for column in columns)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
+# --- a run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Progress:
+    """Where a run stands, after each batch."""
+
+    totals: Totals
+    line: int
+    results: list[RowResult]
+
+
+def import_run_start(
+    *,
+    organization: Organization,
+    source: str,
+    content_digest: str,
+    settings_digest: str,
+    format: str,
+    mode: str,
+    errors_path: str,
+    actor: Actor,
+) -> tuple[ImportRun, bool]:
+    """The run to continue (an unfinished one of the same file and settings) or a new one;
+    True when it resumes."""
+    if content_digest:
+        run = (
+            ImportRun.objects.filter(
+                organization=organization,
+                content_digest=content_digest,
+                settings_digest=settings_digest,
+                status=ImportStatus.RUNNING,
+            )
+            .order_by("-started_at", "-pk")
+            .first()
+        )
+        if run is not None:
+            return run, True
+    run = ImportRun.objects.create(
+        organization=organization,
+        source=source[:500],
+        content_digest=content_digest,
+        settings_digest=settings_digest,
+        format=format,
+        mode=mode,
+        errors_path=errors_path[:500],
+        actor=str(actor),
+    )
+    return run, False
+
+
+def customers_import(
+    *,
+    organization: Organization,
+    reader: Reader,
+    mode: str,
+    actor: Actor,
+    run: ImportRun | None,
+    batch_size: int = 2000,
+    dry_run: bool = False,
+    on_batch: Callable[[Progress], int] | None = None,
+) -> Totals:
+    """Import the reader's records; with a run, resume after its last committed line and
+    checkpoint each batch. `on_batch` is called inside each batch's transaction, before its
+    checkpoint, with what the batch did; it returns the size of the error report, which the
+    checkpoint keeps.
+
+    With dry_run everything is checked and applied in a transaction that is rolled back.
+    """
+    importer = Importer(organization, reader, mode=mode, actor=actor, run=run)
+    totals = Totals()
+    records = reader.records()
+    if run is not None:
+        records = (record for record in records if record.line > run.line)
+
+    def checked_batches() -> Iterator[list[Checked]]:
+        recognise = True
+        while batch := list(islice(records, batch_size)):
+            checked = importer.read(batch, recognise=recognise)
+            # Keep looking for records imported before while most of them are.
+            recognise = sum(c.recognised for c in checked) * 2 >= len(checked)
+            yield checked
+
+    def apply(batch: list[Checked]) -> None:
+        with transaction.atomic():
+            results = importer.apply(batch)
+            totals.add(results)
+            line = batch[-1].record.line
+            errors_size = on_batch(Progress(totals, line, results)) if on_batch else 0
+            if run is not None and not dry_run:
+                _checkpoint(run, line, results, errors_size)
+
+    if dry_run:
+        with transaction.atomic():
+            for batch in checked_batches():
+                apply(batch)
+            transaction.set_rollback(True)
+        return totals
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        _pipelined(checked_batches(), apply)
+    else:
+        for batch in checked_batches():
+            apply(batch)
+    if run is not None:
+        run.status = ImportStatus.FINISHED
+        run.finished_at = timezone.now()
+        run.save(update_fields=["status", "finished_at", "updated_at"])
+    return totals
+
+
+def _checkpoint(run: ImportRun, line: int, results: list[RowResult], errors_size: int) -> None:
+    counts = Totals()
+    counts.add(results)
+    ImportRun.objects.filter(pk=run.pk).update(
+        line=line,
+        rows=F("rows") + counts.rows,
+        created=F("created") + counts.created,
+        updated=F("updated") + counts.updated,
+        unchanged=F("unchanged") + counts.unchanged,
+        failed=F("failed") + counts.failed,
+        errors_size=errors_size,
+        updated_at=timezone.now(),
+    )
+    run.line = line
+
+
+def _pipelined(batches: Iterator[list[Checked]], apply: Callable[[list[Checked]], None]) -> None:
+    """Check batches in this thread while another thread, with its own connection, applies
+    them in order; at most two checked batches wait."""
+    waiting: queue.Queue = queue.Queue(maxsize=2)
+    failure: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            while (batch := waiting.get()) is not None:
+                if not failure:
+                    apply(batch)
+        except BaseException as error:
+            failure.append(error)
+            while waiting.get() is not None:
+                pass
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=writer, name="import-writer", daemon=True)
+    thread.start()
+    try:
+        for batch in batches:
+            if failure:
+                break
+            waiting.put(batch)
+    finally:
+        waiting.put(None)
+        thread.join()
+    if failure:
+        raise failure[0]

@@ -1,0 +1,446 @@
+"""Programmes, tiers and enrolments with their points ledger; stamp cards with their stamp ledger;
+coupons; card link deliveries.
+
+The ledgers (points, stamps, tier changes) are append-only: a database trigger refuses updates.
+A balance or stamp count kept on the enrolment or card is a running total of its ledger, changed
+only in the transaction that appends the ledger row, under a row lock.
+"""
+
+import secrets
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from crm.models import Organization, Store
+from customers.models import Customer, choices_check
+
+
+class CouponSeries(models.Model):
+    """A kind of coupon: what it gives (description, discount code) and how long it is valid."""
+
+    TENANT_PATH = "organization"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="coupon_series"
+    )
+    description = models.CharField(max_length=255)
+    discount_code = models.CharField(max_length=64, default="NO_VALUE")
+    valid_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="A coupon is valid until the end of this many days after it is issued.",
+    )
+    valid_until = models.DateTimeField(
+        null=True, blank=True, help_text="No coupon of the series is valid after this."
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organization", "description"]
+        verbose_name_plural = "coupon series"
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class Program(models.Model):
+    TENANT_PATH = "organization"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="programs"
+    )
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    active = models.BooleanField(default=True)
+    welcome_points = models.PositiveIntegerField(
+        default=0, help_text="Points every new enrolment receives."
+    )
+    welcome_coupon_series = models.ForeignKey(
+        CouponSeries,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Every new enrolment receives a coupon of this series.",
+    )
+    referrer_points = models.PositiveIntegerField(
+        default=0,
+        help_text="Points for a member whose referral code a new member registers with.",
+    )
+    referee_points = models.PositiveIntegerField(
+        default=0, help_text="Points for a new member who registers with a referral code."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organization", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "name"], name="uniq_program_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tier(models.Model):
+    TENANT_PATH = "program__organization"
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="tiers")
+    number = models.PositiveSmallIntegerField(help_text="1 is the lowest tier.")
+    name = models.CharField(max_length=100)
+    points_threshold = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Members whose points earned reach this move up to the tier automatically.",
+    )
+
+    class Meta:
+        ordering = ["program", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["program", "number"], name="uniq_tier_number"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="tier_number_from_one"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number}. {self.name}"
+
+
+class Enrollment(models.Model):
+    TENANT_PATH = "customer__organization"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="enrollments")
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="enrollments")
+    tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="enrollments"
+    )
+    tier_expires_at = models.DateTimeField(null=True, blank=True)
+    # The sum of this enrolment's ledger, kept with it in the same transaction.
+    points_balance = models.BigIntegerField(default=0, editable=False)
+    # The sum of its awards: what tier thresholds are measured against.
+    points_earned = models.BigIntegerField(default=0, editable=False)
+    enrolled_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["customer", "program"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "program"], name="uniq_enrollment"),
+            models.CheckConstraint(
+                condition=Q(points_balance__gte=0), name="enrollment_balance_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} in {self.program}"
+
+
+class PointsKind(models.TextChoices):
+    AWARD = "award"
+    DEDUCT = "deduct"
+    EXPIRE = "expire"
+
+
+class PointsTransaction(models.Model):
+    TENANT_PATH = "enrollment__customer__organization"
+
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.CASCADE, related_name="points_transactions"
+    )
+    kind = models.CharField(max_length=8, choices=PointsKind.choices)
+    points = models.BigIntegerField(help_text="Positive for awards, negative otherwise.")
+    reason = models.CharField(max_length=255, blank=True)
+    reference = models.CharField(  # noqa: DJ001 - NULL when absent, unique when given
+        max_length=128,
+        null=True,
+        blank=True,
+        help_text="A caller's reference; unique per enrolment.",
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    expired_lot = models.ForeignKey(
+        "PointsLot",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="For expiry rows: the lot whose remainder expired.",
+    )
+    actor = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["enrollment", "created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrollment", "reference"],
+                condition=Q(reference__isnull=False),
+                name="uniq_points_reference",
+            ),
+            # A lot expires once: running the expiry job again cannot expire it twice.
+            models.UniqueConstraint(fields=["expired_lot"], name="uniq_lot_expiry"),
+            models.CheckConstraint(
+                condition=(Q(kind=PointsKind.AWARD) & Q(points__gt=0))
+                | (Q(kind__in=[PointsKind.DEDUCT, PointsKind.EXPIRE]) & Q(points__lt=0)),
+                name="points_sign_matches_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.points:+d}"
+
+
+class PointsLot(models.Model):
+    """What is left of one award; deductions spend the lots that expire first."""
+
+    TENANT_PATH = "enrollment__customer__organization"
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="lots")
+    award = models.OneToOneField(PointsTransaction, on_delete=models.CASCADE, related_name="lot")
+    points = models.BigIntegerField()
+    remaining = models.BigIntegerField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["enrollment", "expires_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0) & Q(remaining__lte=models.F("points")),
+                name="lot_remaining_within_points",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["expires_at"], condition=Q(remaining__gt=0), name="lot_due_to_expire"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.remaining}/{self.points}"
+
+
+class TierChangeReason(models.TextChoices):
+    ENROLMENT = "enrolment"
+    SET = "set"
+    THRESHOLD = "threshold"
+
+
+class TierChange(models.Model):
+    """Every change of an enrolment's tier, with why and by whom (append-only)."""
+
+    TENANT_PATH = "enrollment__customer__organization"
+
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.CASCADE, related_name="tier_changes"
+    )
+    from_tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    to_tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    tier_expires_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=10, choices=TierChangeReason.choices)
+    actor = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["enrollment", "created_at", "pk"]
+        constraints = [choices_check("reason", TierChangeReason, "tier_change_reason_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.from_tier} → {self.to_tier}"
+
+
+class StampCard(models.Model):
+    """A stamp card template: collect stamps, redeem them for rewards."""
+
+    TENANT_PATH = "organization"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="stamp_cards"
+    )
+    store = models.ForeignKey(
+        Store, on_delete=models.PROTECT, null=True, blank=True, related_name="stamp_cards"
+    )
+    name = models.CharField(max_length=200)
+    initial_stamps = models.PositiveIntegerField(
+        default=0, help_text="Welcome stamps given when a customer is enrolled."
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organization", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Reward(models.Model):
+    TENANT_PATH = "stamp_card__organization"
+
+    stamp_card = models.ForeignKey(StampCard, on_delete=models.CASCADE, related_name="rewards")
+    name = models.CharField(max_length=200)
+    stamp_cost = models.PositiveIntegerField()
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["stamp_card", "stamp_cost", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(stamp_cost__gte=1), name="reward_costs_a_stamp"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.stamp_cost} stamps)"
+
+
+class CardStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    INACTIVE = "inactive", "Inactive"
+
+
+# Unambiguous characters only (no 0/O, 1/I/L), so a code read aloud or typed in is right.
+CARD_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CARD_CODE_LENGTH = 14  # about 68 bits of randomness
+
+
+def new_card_code() -> str:
+    return "".join(secrets.choice(CARD_CODE_ALPHABET) for _ in range(CARD_CODE_LENGTH))
+
+
+def new_link_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class CustomerCard(models.Model):
+    """A customer's card for one stamp card template; `code` is its barcode value."""
+
+    TENANT_PATH = "organization"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="cards")
+    stamp_card = models.ForeignKey(
+        StampCard, on_delete=models.PROTECT, related_name="customer_cards"
+    )
+    code = models.CharField(max_length=32, default=new_card_code, editable=False)
+    # The secret part of the card's public page and wallet links.
+    link_token = models.CharField(
+        max_length=64, unique=True, default=new_link_token, editable=False
+    )
+    # The sum of this card's stamp ledger, kept with it in the same transaction.
+    stamps = models.PositiveIntegerField(default=0, editable=False)
+    status = models.CharField(max_length=10, choices=CardStatus.choices, default=CardStatus.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["customer", "created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "code"], name="uniq_card_code"),
+            models.UniqueConstraint(
+                fields=["customer", "stamp_card"], name="uniq_card_per_customer"
+            ),
+            models.CheckConstraint(condition=Q(stamps__gte=0), name="card_stamps_not_negative"),
+            choices_check("status", CardStatus, "card_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class StampKind(models.TextChoices):
+    ADD = "add"
+    REDEEM = "redeem"
+    ADJUST = "adjust"
+
+
+class StampTransaction(models.Model):
+    TENANT_PATH = "card__organization"
+
+    card = models.ForeignKey(CustomerCard, on_delete=models.CASCADE, related_name="transactions")
+    kind = models.CharField(max_length=8, choices=StampKind.choices)
+    stamps = models.IntegerField(help_text="Positive when stamps are added, negative when spent.")
+    reward = models.ForeignKey(
+        Reward, on_delete=models.PROTECT, null=True, blank=True, related_name="redemptions"
+    )
+    reason = models.CharField(max_length=255, blank=True)
+    actor = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["card", "created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(stamps=0), name="stamp_change_not_zero"),
+            models.CheckConstraint(
+                condition=(Q(kind=StampKind.ADD) & Q(stamps__gt=0) & Q(reward__isnull=True))
+                | (Q(kind=StampKind.REDEEM) & Q(stamps__lt=0) & Q(reward__isnull=False))
+                | (Q(kind=StampKind.ADJUST) & Q(reward__isnull=True)),
+                name="stamp_kind_consistent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.stamps:+d}"
+
+
+def new_coupon_code() -> str:
+    return "".join(secrets.choice(CARD_CODE_ALPHABET) for _ in range(10))
+
+
+class Coupon(models.Model):
+    TENANT_PATH = "organization"
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    series = models.ForeignKey(CouponSeries, on_delete=models.PROTECT, related_name="coupons")
+    code = models.CharField(max_length=32, default=new_coupon_code, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="coupons")
+    issued_at = models.DateTimeField(default=timezone.now, editable=False)
+    valid_till = models.DateTimeField(null=True, blank=True)
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["customer", "-issued_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "code"], name="uniq_coupon_code"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class DeliveryChannel(models.TextChoices):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class DeliveryStatus(models.TextChoices):
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class CardLinkDelivery(models.Model):
+    """One attempt to send a card's links to one address."""
+
+    TENANT_PATH = "customer__organization"
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="card_link_deliveries"
+    )
+    card = models.ForeignKey(CustomerCard, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=8, choices=DeliveryChannel.choices)
+    address = models.CharField(max_length=255)
+    status = models.CharField(max_length=8, choices=DeliveryStatus.choices)
+    detail = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "card link deliveries"
+        constraints = [
+            choices_check("channel", DeliveryChannel, "delivery_channel_valid"),
+            choices_check("status", DeliveryStatus, "delivery_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.address}: {self.status}"

@@ -1,0 +1,727 @@
+"""Loyalty operations: enrolments, points and their expiry, tiers, coupons, referrals, stamp cards.
+
+Each function runs in one transaction and checks that every object it is given belongs to the
+caller's organization. Running totals (points balance, lots, stamps) change only together with the
+ledger row that explains them, under a row lock on the enrolment or card, so concurrent calls
+never lose an update or overdraw. Each reports what else it did as side effects.
+"""
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from crm.actors import SYSTEM, Actor
+from crm.errors import DomainError, ErrorCode
+from crm.models import Organization
+from customers.models import Customer
+
+from .links import card_links_message
+from .models import (
+    CardLinkDelivery,
+    CardStatus,
+    Coupon,
+    CouponSeries,
+    CustomerCard,
+    DeliveryChannel,
+    DeliveryStatus,
+    Enrollment,
+    PointsKind,
+    PointsLot,
+    PointsTransaction,
+    Program,
+    Reward,
+    StampCard,
+    StampKind,
+    StampTransaction,
+    Tier,
+    TierChange,
+    TierChangeReason,
+)
+from .side_effects import (
+    CouponIssued,
+    PointsAwarded,
+    RewardEarned,
+    SideEffect,
+    StampsAdded,
+    TierChanged,
+)
+from .sms import send_sms
+
+logger = logging.getLogger(__name__)
+
+MAX_STAMPS_PER_CALL = 100
+MAX_POINTS = 10**12  # per call: far beyond any real award, well inside a 64-bit balance
+
+
+@dataclass
+class EnrollmentResult:
+    enrollment: Enrollment
+    side_effects: list[SideEffect] = field(default_factory=list)
+
+
+@dataclass
+class PointsResult:
+    transaction: PointsTransaction
+    side_effects: list[SideEffect] = field(default_factory=list)
+
+
+@dataclass
+class CardResult:
+    card: CustomerCard
+    side_effects: list[SideEffect] = field(default_factory=list)
+
+
+@dataclass
+class StampsResult:
+    transaction: StampTransaction
+    card: CustomerCard
+    side_effects: list[SideEffect] = field(default_factory=list)
+
+
+@dataclass
+class CouponResult:
+    coupon: Coupon
+    side_effects: list[SideEffect] = field(default_factory=list)
+
+
+def _require_tenant(organization_id: int, organization: Organization, what: str) -> None:
+    """Another organization's object is reported exactly like one that does not exist."""
+    if organization_id != organization.pk:
+        raise DomainError(ErrorCode.NOT_FOUND, f"No such {what}.", field=what)
+
+
+# --- enrolments and tiers ----------------------------------------------------------------------
+
+
+def _tier(program: Program, number: int | None, *, field: str) -> Tier | None:
+    tiers = program.tiers.order_by("number")
+    if number is None:
+        return tiers.first()
+    tier = tiers.filter(number=number).first()
+    if tier is None:
+        raise DomainError(
+            ErrorCode.TIER_UNKNOWN, f"{program.name!r} has no tier number {number}.", field=field
+        )
+    return tier
+
+
+def _change_tier(
+    enrollment: Enrollment,
+    tier: Tier | None,
+    tier_expires_at: dt.datetime | None,
+    reason: str,
+    actor: Actor,
+) -> TierChanged | None:
+    """Move the enrolment to `tier`, on record; the side effect when the tier really changed."""
+    previous = enrollment.tier
+    tier_expires_at = tier_expires_at if tier else None
+    if tier == previous and tier_expires_at == enrollment.tier_expires_at:
+        return None
+    enrollment.tier = tier
+    enrollment.tier_expires_at = tier_expires_at
+    enrollment.save(update_fields=["tier", "tier_expires_at", "updated_at"])
+    TierChange.objects.create(
+        enrollment=enrollment,
+        from_tier=previous,
+        to_tier=tier,
+        tier_expires_at=enrollment.tier_expires_at,
+        reason=reason,
+        actor=str(actor),
+    )
+    if tier is None or tier == previous:
+        return None
+    return TierChanged(
+        program_id=enrollment.program_id,
+        from_tier=previous.number if previous else None,
+        to_tier=tier.number,
+        tier_name=tier.name,
+    )
+
+
+def enrollment_validate(
+    *,
+    organization: Organization,
+    customer: Customer,
+    program: Program,
+    tier_number: int | None = None,
+) -> Tier | None:
+    """Every check enrolling would make, writing nothing; the tier it would give."""
+    _require_tenant(customer.organization_id, organization, "customer")
+    _require_tenant(program.organization_id, organization, "program")
+    if not program.active:
+        raise DomainError(ErrorCode.INACTIVE, f"{program.name!r} is not active.", field="program")
+    tier = _tier(program, tier_number, field="tier_number")
+    if Enrollment.objects.filter(customer=customer, program=program).exists():
+        raise _already_enrolled(program)
+    return tier
+
+
+def _already_enrolled(program: Program) -> DomainError:
+    return DomainError(
+        ErrorCode.ALREADY_ENROLLED,
+        f"The customer is already enrolled in {program.name!r}.",
+        field="program",
+    )
+
+
+@transaction.atomic
+def enrollment_create(
+    *,
+    organization: Organization,
+    customer: Customer,
+    program: Program,
+    tier_number: int | None = None,
+    tier_expires_at: dt.datetime | None = None,
+    points: int = 0,
+    points_expire_at: dt.datetime | None = None,
+    actor: Actor,
+) -> EnrollmentResult:
+    """Enrol a customer at a tier (the lowest by default), with opening points, and give the
+    programme's welcome points and coupon."""
+    tier = enrollment_validate(
+        organization=organization, customer=customer, program=program, tier_number=tier_number
+    )
+    try:
+        with transaction.atomic():
+            enrollment = Enrollment.objects.create(customer=customer, program=program)
+    except IntegrityError:
+        raise _already_enrolled(program) from None  # a concurrent call enrolled them first
+    result = EnrollmentResult(enrollment)
+    _change_tier(enrollment, tier, tier_expires_at, TierChangeReason.ENROLMENT, actor)
+    awards = [(points, "Points at enrolment", points_expire_at)]
+    awards.append((program.welcome_points, "Welcome points", None))
+    for amount, reason, expires_at in awards:
+        if amount:
+            award = points_award(
+                organization=organization,
+                enrollment=enrollment,
+                points=amount,
+                reason=reason,
+                expires_at=expires_at,
+                actor=actor,
+            )
+            result.side_effects.extend(award.side_effects)
+    if program.welcome_coupon_series_id:
+        issued = coupon_issue(
+            organization=organization,
+            series=program.welcome_coupon_series,
+            customer=customer,
+            actor=actor,
+        )
+        result.side_effects.extend(issued.side_effects)
+    return result
+
+
+@transaction.atomic
+def tier_set(
+    *,
+    organization: Organization,
+    enrollment: Enrollment,
+    tier_number: int,
+    tier_expires_at: dt.datetime | None = None,
+    actor: Actor,
+) -> EnrollmentResult:
+    locked = _lock_enrollment(organization, enrollment)
+    tier = _tier(locked.program, tier_number, field="tier_number")
+    changed = _change_tier(locked, tier, tier_expires_at, TierChangeReason.SET, actor)
+    enrollment.tier, enrollment.tier_expires_at = locked.tier, locked.tier_expires_at
+    return EnrollmentResult(enrollment, [changed] if changed else [])
+
+
+def _promote(locked: Enrollment, actor: Actor) -> TierChanged | None:
+    """Move up to the highest tier whose points threshold the points earned have reached."""
+    reached = (
+        locked.program.tiers.filter(points_threshold__lte=locked.points_earned)
+        .order_by("-number")
+        .first()
+    )
+    if reached is None or (locked.tier is not None and locked.tier.number >= reached.number):
+        return None
+    return _change_tier(locked, reached, None, TierChangeReason.THRESHOLD, actor)
+
+
+# --- points ------------------------------------------------------------------------------------
+
+
+def _lock_enrollment(organization: Organization, enrollment: Enrollment) -> Enrollment:
+    locked = (
+        Enrollment.objects.select_for_update(of=("self",))
+        .select_related("program", "customer", "tier")
+        .get(pk=enrollment.pk)
+    )
+    _require_tenant(locked.program.organization_id, organization, "enrollment")
+    return locked
+
+
+def _append_points(locked: Enrollment, *, kind: str, points: int, actor: Actor, **extra):
+    row = PointsTransaction.objects.create(
+        enrollment=locked, kind=kind, points=points, actor=str(actor), **extra
+    )
+    earned = points if kind == PointsKind.AWARD else 0
+    Enrollment.objects.filter(pk=locked.pk).update(
+        points_balance=F("points_balance") + points,
+        points_earned=F("points_earned") + earned,
+        updated_at=timezone.now(),
+    )
+    locked.points_balance += points
+    locked.points_earned += earned
+    return row
+
+
+def _check_amount(points: int, reference: str | None, locked: Enrollment) -> None:
+    if isinstance(points, bool) or not isinstance(points, int) or not 1 <= points <= MAX_POINTS:
+        raise DomainError(
+            ErrorCode.AMOUNT_INVALID,
+            f"Points must be a whole number from 1 to {MAX_POINTS}.",
+            field="points",
+        )
+    if reference is not None and locked.points_transactions.filter(reference=reference).exists():
+        raise DomainError(
+            ErrorCode.DUPLICATE_REFERENCE,
+            f"Reference {reference!r} was already used for this enrolment.",
+            field="reference",
+        )
+
+
+@dataclass
+class Expired:
+    lots: int = 0
+    points: int = 0
+
+
+def _expire_due_lots(locked: Enrollment, now: dt.datetime, actor: Actor) -> Expired:
+    """Write an expiry row for what remains of each lot past its expiry."""
+    expired = Expired()
+    for lot in locked.lots.filter(remaining__gt=0, expires_at__lte=now).order_by("expires_at"):
+        _append_points(
+            locked,
+            kind=PointsKind.EXPIRE,
+            points=-lot.remaining,
+            actor=actor,
+            reason="Points expired",
+            expired_lot=lot,
+        )
+        PointsLot.objects.filter(pk=lot.pk).update(remaining=0)
+        expired.lots += 1
+        expired.points += lot.remaining
+    return expired
+
+
+@transaction.atomic
+def points_award(
+    *,
+    organization: Organization,
+    enrollment: Enrollment,
+    points: int,
+    reason: str = "",
+    reference: str | None = None,
+    expires_at: dt.datetime | None = None,
+    actor: Actor,
+) -> PointsResult:
+    """Award points as a new lot (expiring at `expires_at`, if given); a reference pays once."""
+    locked = _lock_enrollment(organization, enrollment)
+    _check_amount(points, reference, locked)
+    row = _append_points(
+        locked,
+        kind=PointsKind.AWARD,
+        points=points,
+        actor=actor,
+        reason=reason,
+        reference=reference,
+        expires_at=expires_at,
+    )
+    PointsLot.objects.create(
+        enrollment=locked, award=row, points=points, remaining=points, expires_at=expires_at
+    )
+    result = PointsResult(
+        row,
+        [
+            PointsAwarded(
+                customer_id=locked.customer.public_id,
+                program_id=locked.program_id,
+                points=points,
+                reason=reason,
+            )
+        ],
+    )
+    promoted = _promote(locked, actor)
+    if promoted:
+        result.side_effects.append(promoted)
+    enrollment.refresh_from_db(fields=["points_balance", "points_earned", "tier", "updated_at"])
+    return result
+
+
+@transaction.atomic
+def points_deduct(
+    *,
+    organization: Organization,
+    enrollment: Enrollment,
+    points: int,
+    reason: str = "",
+    reference: str | None = None,
+    actor: Actor,
+) -> PointsResult:
+    """Spend points from the lots that expire first; never more than the unexpired balance."""
+    locked = _lock_enrollment(organization, enrollment)
+    _check_amount(points, reference, locked)
+    _expire_due_lots(locked, timezone.now(), actor)
+    if locked.points_balance < points:
+        raise DomainError(
+            ErrorCode.INSUFFICIENT_POINTS,
+            f"The balance is {locked.points_balance} points; {points} cannot be deducted.",
+            field="points",
+        )
+    row = _append_points(
+        locked,
+        kind=PointsKind.DEDUCT,
+        points=-points,
+        actor=actor,
+        reason=reason,
+        reference=reference,
+    )
+    to_spend = points
+    lots = locked.lots.filter(remaining__gt=0).order_by(F("expires_at").asc(nulls_last=True), "pk")
+    for lot in lots:
+        spent = min(lot.remaining, to_spend)
+        PointsLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - spent)
+        to_spend -= spent
+        if not to_spend:
+            break
+    enrollment.refresh_from_db(fields=["points_balance", "points_earned", "updated_at"])
+    return PointsResult(row)
+
+
+def points_expire_due(
+    *, organization: Organization | None = None, actor: Actor = SYSTEM
+) -> Expired:
+    """Expire what remains of every lot past its expiry, one enrolment per transaction.
+
+    Running it again expires nothing more: each lot expires once (the database holds that too).
+    """
+    now = timezone.now()
+    due = PointsLot.objects.filter(remaining__gt=0, expires_at__lte=now)
+    if organization is not None:
+        due = due.filter(enrollment__customer__organization=organization)
+    total = Expired()
+    enrollment_ids = due.values_list("enrollment_id", flat=True).distinct().order_by()
+    for enrollment_id in list(enrollment_ids):
+        with transaction.atomic():
+            locked = Enrollment.objects.select_for_update().get(pk=enrollment_id)
+            expired = _expire_due_lots(locked, now, actor)
+        total.lots += expired.lots
+        total.points += expired.points
+    return total
+
+
+def referral_reward(
+    *, organization: Organization, referee: Customer, referrer: Customer, actor: Actor
+) -> list[SideEffect]:
+    """Give the referral points of each programme the new member joined, to both sides.
+
+    The referrer is rewarded in the programmes they are enrolled in too. Each award's reference
+    names the referee, so the same referral is never paid twice.
+    """
+    side_effects: list[SideEffect] = []
+    reference = f"referral:{referee.public_id}"
+    referrer_enrollments = {e.program_id: e for e in referrer.enrollments.all()}
+    for enrollment in referee.enrollments.select_related("program"):
+        program = enrollment.program
+        beneficiaries = [(enrollment, program.referee_points)]
+        if program.pk in referrer_enrollments:
+            beneficiaries.append((referrer_enrollments[program.pk], program.referrer_points))
+        for beneficiary, amount in beneficiaries:
+            if amount and not beneficiary.points_transactions.filter(reference=reference).exists():
+                award = points_award(
+                    organization=organization,
+                    enrollment=beneficiary,
+                    points=amount,
+                    reason="Referral",
+                    reference=reference,
+                    actor=actor,
+                )
+                side_effects.extend(award.side_effects)
+    return side_effects
+
+
+# --- coupons -----------------------------------------------------------------------------------
+
+
+def _coupon_valid_till(series: CouponSeries, issued_at: dt.datetime) -> dt.datetime | None:
+    ends = []
+    if series.valid_days is not None:
+        last_day = issued_at.astimezone(dt.UTC).date() + dt.timedelta(days=series.valid_days)
+        ends.append(dt.datetime.combine(last_day, dt.time(23, 59, 59), tzinfo=dt.UTC))
+    if series.valid_until is not None:
+        ends.append(series.valid_until)
+    return min(ends) if ends else None
+
+
+@transaction.atomic
+def coupon_issue(
+    *, organization: Organization, series: CouponSeries, customer: Customer, actor: Actor
+) -> CouponResult:
+    _require_tenant(series.organization_id, organization, "series")
+    _require_tenant(customer.organization_id, organization, "customer")
+    now = timezone.now()
+    if not series.active or (series.valid_until is not None and series.valid_until <= now):
+        raise DomainError(
+            ErrorCode.INACTIVE, f"{series.description!r} is not issued any more.", field="series"
+        )
+    while True:
+        try:
+            with transaction.atomic():
+                coupon = Coupon.objects.create(
+                    organization=organization,
+                    series=series,
+                    customer=customer,
+                    issued_at=now,
+                    valid_till=_coupon_valid_till(series, now),
+                )
+            break
+        except IntegrityError:
+            continue  # the random code was taken: draw another
+    return CouponResult(
+        coupon,
+        [
+            CouponIssued(
+                coupon_id=coupon.pk,
+                code=coupon.code,
+                description=series.description,
+                discount_code=series.discount_code,
+                valid_till=coupon.valid_till,
+            )
+        ],
+    )
+
+
+@transaction.atomic
+def coupon_redeem(*, organization: Organization, code: str, actor: Actor) -> Coupon:
+    """Mark the coupon used; an unknown, expired or already used coupon is refused."""
+    coupon = (
+        Coupon.objects.select_for_update()
+        .filter(organization=organization, code=str(code).strip().upper())
+        .first()
+    )
+    if coupon is None:
+        raise DomainError(ErrorCode.COUPON_UNKNOWN, f"No coupon {code!r}.", field="code")
+    now = timezone.now()
+    if coupon.redeemed_at is not None:
+        raise DomainError(
+            ErrorCode.COUPON_REDEEMED,
+            f"Coupon {coupon.code} was already redeemed at {coupon.redeemed_at:%Y-%m-%d %H:%M}.",
+            field="code",
+        )
+    if coupon.valid_till is not None and coupon.valid_till < now:
+        raise DomainError(
+            ErrorCode.COUPON_EXPIRED, f"Coupon {coupon.code} has expired.", field="code"
+        )
+    coupon.redeemed_at = now
+    coupon.save(update_fields=["redeemed_at"])
+    return coupon
+
+
+# --- stamp cards -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def card_enroll(
+    *, organization: Organization, customer: Customer, stamp_card: StampCard, actor: Actor
+) -> CardResult:
+    """Issue the customer a card with a fresh code, and give the template's welcome stamps."""
+    _require_tenant(customer.organization_id, organization, "customer")
+    _require_tenant(stamp_card.organization_id, organization, "stamp_card")
+    if not stamp_card.active:
+        raise DomainError(
+            ErrorCode.INACTIVE, f"{stamp_card.name!r} is not active.", field="stamp_card"
+        )
+    if CustomerCard.objects.filter(customer=customer, stamp_card=stamp_card).exists():
+        raise DomainError(
+            ErrorCode.ALREADY_ENROLLED,
+            f"The customer already has a {stamp_card.name!r} card.",
+            field="stamp_card",
+        )
+    card = CustomerCard.objects.create(
+        organization=organization, customer=customer, stamp_card=stamp_card
+    )
+    result = CardResult(card)
+    if stamp_card.initial_stamps:
+        welcome = _append_stamps(
+            card, stamps=stamp_card.initial_stamps, actor=actor, reason="Welcome stamps"
+        )
+        result.side_effects.extend(welcome.side_effects)
+    return result
+
+
+def _lock_card(organization: Organization, card: CustomerCard) -> CustomerCard:
+    locked = (
+        CustomerCard.objects.select_for_update(of=("self",))
+        .select_related("stamp_card")
+        .get(pk=card.pk)
+    )
+    _require_tenant(locked.organization_id, organization, "card")
+    if locked.status != CardStatus.ACTIVE:
+        raise DomainError(ErrorCode.INACTIVE, f"Card {locked.code} is not active.", field="card")
+    if not locked.stamp_card.active:
+        raise DomainError(
+            ErrorCode.INACTIVE, f"{locked.stamp_card.name!r} is not active.", field="card"
+        )
+    return locked
+
+
+def _append_stamps(
+    card: CustomerCard, *, stamps: int, actor: Actor, reward: Reward | None = None, **extra
+) -> StampsResult:
+    before = card.stamps
+    kind = StampKind.REDEEM if reward else StampKind.ADD
+    row = StampTransaction.objects.create(
+        card=card, kind=kind, stamps=stamps, reward=reward, actor=str(actor), **extra
+    )
+    CustomerCard.objects.filter(pk=card.pk).update(
+        stamps=F("stamps") + stamps, updated_at=timezone.now()
+    )
+    card.refresh_from_db(fields=["stamps", "updated_at"])
+    result = StampsResult(row, card)
+    if stamps > 0:
+        result.side_effects.append(
+            StampsAdded(card_code=card.code, stamps=stamps, total=card.stamps)
+        )
+        earned = card.stamp_card.rewards.filter(
+            active=True, stamp_cost__gt=before, stamp_cost__lte=card.stamps
+        )
+        result.side_effects.extend(
+            RewardEarned(
+                card_code=card.code,
+                reward_id=reward.pk,
+                reward_name=reward.name,
+                stamp_cost=reward.stamp_cost,
+            )
+            for reward in earned
+        )
+    return result
+
+
+@transaction.atomic
+def stamps_add(
+    *,
+    organization: Organization,
+    card: CustomerCard,
+    stamps: int,
+    reason: str = "",
+    actor: Actor,
+) -> StampsResult:
+    if (
+        isinstance(stamps, bool)
+        or not isinstance(stamps, int)
+        or not 1 <= stamps <= MAX_STAMPS_PER_CALL
+    ):
+        raise DomainError(
+            ErrorCode.AMOUNT_INVALID,
+            f"Stamps must be a whole number from 1 to {MAX_STAMPS_PER_CALL}.",
+            field="stamps",
+        )
+    locked = _lock_card(organization, card)
+    card.stamps = locked.stamps
+    return _append_stamps(card, stamps=stamps, actor=actor, reason=reason)
+
+
+@transaction.atomic
+def reward_redeem(
+    *, organization: Organization, card: CustomerCard, reward: Reward, actor: Actor
+) -> StampsResult:
+    locked = _lock_card(organization, card)
+    if reward.stamp_card_id != locked.stamp_card_id:
+        raise DomainError(
+            ErrorCode.REWARD_UNKNOWN, "The reward is not one of this card's.", field="reward"
+        )
+    if not reward.active:
+        raise DomainError(ErrorCode.INACTIVE, f"{reward.name!r} is not active.", field="reward")
+    if locked.stamps < reward.stamp_cost:
+        raise DomainError(
+            ErrorCode.INSUFFICIENT_STAMPS,
+            f"{reward.name!r} costs {reward.stamp_cost} stamps; the card has {locked.stamps}.",
+            field="reward",
+        )
+    card.stamps = locked.stamps
+    return _append_stamps(
+        card,
+        stamps=-reward.stamp_cost,
+        actor=actor,
+        reward=reward,
+        reason=f"Redeemed {reward.name}",
+    )
+
+
+# --- card links --------------------------------------------------------------------------------
+
+
+@dataclass
+class DeliveryResult:
+    deliveries: list[CardLinkDelivery] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _link_addresses(customer: Customer) -> dict[str, list[str]]:
+    """Where the customer may be sent links: their subscribed email and mobile channels, or,
+    for a kind of channel they have none of, their own email or phone."""
+    addresses: dict[str, list[str]] = {DeliveryChannel.EMAIL: [], DeliveryChannel.SMS: []}
+    kinds = {"email": DeliveryChannel.EMAIL, "mobile": DeliveryChannel.SMS}
+    seen_kinds = set()
+    for channel in customer.channels.filter(type__in=kinds):
+        seen_kinds.add(channel.type)
+        if channel.subscribed:
+            addresses[kinds[channel.type]].append(channel.value)
+    if "email" not in seen_kinds and customer.email:
+        addresses[DeliveryChannel.EMAIL].append(customer.email)
+    if "mobile" not in seen_kinds and customer.phone:
+        addresses[DeliveryChannel.SMS].append(customer.phone)
+    return addresses
+
+
+def card_links_send(
+    *, organization: Organization, card: CustomerCard, actor: Actor
+) -> DeliveryResult:
+    """Send the card's links by email and SMS to every address that has not unsubscribed.
+
+    Each attempt is recorded; a failure is recorded, not raised. A customer with nowhere to send
+    to gets a warning.
+    """
+    _require_tenant(card.organization_id, organization, "card")
+    customer = card.customer
+    subject, body = card_links_message(card)
+    senders = {
+        DeliveryChannel.EMAIL: lambda to: send_mail(
+            subject, body, settings.DEFAULT_FROM_EMAIL, [to], fail_silently=False
+        ),
+        DeliveryChannel.SMS: lambda to: send_sms(to, body),
+    }
+    result = DeliveryResult()
+    for channel, addresses in _link_addresses(customer).items():
+        for address in addresses:
+            try:
+                senders[channel](address)
+            except Exception as error:
+                status, detail = DeliveryStatus.FAILED, str(error)[:255]
+                logger.warning("Card links to %s failed: %s", address, error)
+            else:
+                status, detail = DeliveryStatus.SENT, ""
+            result.deliveries.append(
+                CardLinkDelivery.objects.create(
+                    customer=customer,
+                    card=card,
+                    channel=channel,
+                    address=address,
+                    status=status,
+                    detail=detail,
+                )
+            )
+    if not result.deliveries:
+        result.warnings.append(
+            "The customer has no subscribed email address or phone number to send the links to."
+        )
+    return result

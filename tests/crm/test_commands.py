@@ -1,0 +1,90 @@
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from crm.demo import DEMO_SLUG
+from crm.models import ApiKey, Organization, Store, User
+from crm.services import api_key_digest
+from customers.models import Customer, Identifier
+from loyalty.models import CustomerCard, Enrollment, PointsTransaction, Tier
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args):
+    out = io.StringIO()
+    call_command(*args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def counts():
+    return [
+        model.objects.count()
+        for model in (
+            Organization,
+            Store,
+            User,
+            ApiKey,
+            Customer,
+            Identifier,
+            Enrollment,
+            Tier,
+            PointsTransaction,
+            CustomerCard,
+        )
+    ]
+
+
+def test_seed_demo_loads_a_working_organization_once():
+    output = run("seed_demo", "--customers", "12")
+    first = counts()
+    again = run("seed_demo", "--customers", "12")
+
+    assert counts() == first
+    organization = Organization.objects.get(slug=DEMO_SLUG)
+    assert organization.stores.count() == 2
+    assert Tier.objects.filter(program__organization=organization).count() == 3
+    assert Customer.objects.filter(organization=organization).count() == 12
+    customer = Customer.objects.filter(organization=organization).first()
+    assert customer.identifiers.count() == 2
+    assert customer.channels.count() == 2
+    assert customer.cards.get().stamps == 1
+    assert "12 customers added" in output
+    assert "0 customers added" in again
+
+
+def test_seed_demo_prints_a_login_and_a_key_that_work():
+    output = run("seed_demo", "--customers", "0")
+    password = output.split("password ")[1].split()[0]
+    raw_key = output.split("Demo API key: ")[1].split()[0]
+    assert User.objects.get(username="admin").check_password(password)
+    api_key = ApiKey.objects.get(key_hash=api_key_digest(raw_key))
+    assert api_key.organization.slug == DEMO_SLUG
+    # The same login and key again, without storing them anywhere but as hashes.
+    assert run("seed_demo", "--customers", "0") == output
+
+
+def test_seed_demo_does_not_show_a_changed_password_or_a_revoked_key():
+    run("seed_demo", "--customers", "0")
+    admin = User.objects.get(username="admin")
+    admin.set_password("changed by the owner")
+    admin.save()
+    ApiKey.objects.update(revoked_at="2026-01-01T00:00:00Z")
+    output = run("seed_demo", "--customers", "0")
+    assert "password was changed" in output
+    assert "revoked" in output
+
+
+def test_create_api_key_prints_a_new_key_once():
+    organization = Organization.objects.create(name="Acme", slug="acme")
+    raw_key = run("create_api_key", "acme", "--name", "POS").strip()
+    api_key = organization.api_keys.get()
+    assert api_key.name == "POS"
+    assert api_key.key_hash == api_key_digest(raw_key)
+    assert run("create_api_key", "acme").strip() != raw_key
+
+
+def test_create_api_key_for_an_unknown_organization_is_a_clear_error():
+    with pytest.raises(CommandError, match="No organization with slug 'nope'"):
+        run("create_api_key", "nope")

@@ -1,0 +1,71 @@
+"""Settings come from the environment; a production configuration passes Django's deploy checks."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+PRODUCTION_ENV = {
+    "DEBUG": "0",
+    "SECRET_KEY": "a-production-secret-key-that-is-long-and-random-0123456789-abcdefghij",
+    "ALLOWED_HOSTS": "crm.example.com",
+    "DATABASE_URL": "postgres://crm:secret@db.example.com:5432/crm",
+    "REDIS_URL": "redis://cache.example.com:6379/0",
+}
+
+
+def manage(*args, env):
+    clean_env = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV}
+    return subprocess.run(  # noqa: S603 - the test's own fixed command line
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env=clean_env | env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def settings_value(expression, env):
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        f"from django.conf import settings; print({expression})",
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_production_configuration_passes_the_deploy_checks():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_database_and_cache_come_from_the_environment():
+    assert settings_value("settings.DATABASES['default']['HOST']", PRODUCTION_ENV) == (
+        "db.example.com"
+    )
+    assert settings_value("settings.CACHES['default']['BACKEND']", PRODUCTION_ENV).endswith(
+        "RedisCache"
+    )
+
+
+def test_default_database_is_sqlite_under_var(tmp_path):
+    env = {"CRM_VAR_DIR": str(tmp_path)}
+    assert settings_value("settings.DATABASES['default']['NAME']", env) == str(
+        tmp_path / "crm.sqlite3"
+    )
+    assert settings_value("settings.CACHES['default']['BACKEND']", env).endswith("LocMemCache")
+
+
+@pytest.mark.parametrize("value", ["maybe", "2"])
+def test_a_malformed_boolean_is_a_clear_error(value):
+    result = manage("check", env={"DEBUG": value})
+    assert result.returncode != 0
+    assert "DEBUG must be a boolean" in result.stderr

@@ -1,0 +1,51 @@
+"""Concurrent registrations of one customer make one customer, and report the others clearly."""
+
+import pytest
+
+from crm.errors import ErrorCode
+from customers.inputs import CustomerInput, IdentifierInput, SourceAccountInput
+from customers.models import Customer
+from customers.services import customer_register, customer_upsert
+from tests.concurrency import errors, run_concurrently
+from tests.crm.factories import OrganizationFactory
+
+pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+
+
+def test_concurrent_registrations_of_one_identifier_make_one_customer():
+    org = OrganizationFactory()
+
+    def register(i):
+        return customer_register(
+            organization=org,
+            data=CustomerInput(
+                first_name=f"Twin {i}",
+                source_accounts=[
+                    SourceAccountInput(
+                        source="INSTORE", identifiers=[IdentifierInput("email", "twin@example.com")]
+                    )
+                ],
+            ),
+        )
+
+    outcomes = run_concurrently(10, register)
+
+    failures = errors(outcomes)
+    assert len(failures) == 9
+    assert {f.code for f in failures} == {ErrorCode.CUSTOMER_EXISTS_FOR_SOURCE}
+    assert Customer.objects.filter(organization=org).count() == 1
+
+
+def test_concurrent_upserts_of_one_email_all_succeed_on_one_customer():
+    org = OrganizationFactory()
+
+    outcomes = run_concurrently(
+        10,
+        lambda i: customer_upsert(
+            organization=org, data=CustomerInput(email="Same@example.com", first_name="Same")
+        ),
+    )
+
+    assert errors(outcomes) == []
+    assert sum(outcome.created for outcome in outcomes) == 1
+    assert Customer.objects.filter(organization=org).count() == 1

@@ -1,0 +1,60 @@
+import factory
+
+from loyalty.models import CustomerCard, Enrollment, Program, Reward, StampCard, Tier
+from tests.crm.factories import OrganizationFactory
+from tests.customers.factories import CustomerFactory
+
+
+class ProgramFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Program
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Programme {n}")
+
+
+class TierFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tier
+
+    program = factory.SubFactory(ProgramFactory)
+    number = factory.Sequence(lambda n: n + 1)
+    name = factory.Sequence(lambda n: f"Tier {n}")
+
+
+class EnrollmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Enrollment
+
+    customer = factory.SubFactory(CustomerFactory)
+    program = factory.SubFactory(
+        ProgramFactory, organization=factory.SelfAttribute("..customer.organization")
+    )
+
+
+class StampCardFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StampCard
+
+    organization = factory.SubFactory(OrganizationFactory)
+    name = factory.Sequence(lambda n: f"Stamp card {n}")
+
+
+class RewardFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Reward
+
+    stamp_card = factory.SubFactory(StampCardFactory)
+    name = factory.Sequence(lambda n: f"Reward {n}")
+    stamp_cost = 5
+
+
+class CustomerCardFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CustomerCard
+
+    customer = factory.SubFactory(CustomerFactory)
+    organization = factory.SelfAttribute("customer.organization")
+    stamp_card = factory.SubFactory(
+        StampCardFactory, organization=factory.SelfAttribute("..customer.organization")
+    )

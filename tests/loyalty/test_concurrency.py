@@ -1,0 +1,114 @@
+"""Concurrent loyalty operations on one card or enrolment lose nothing and overdraw nothing."""
+
+import pytest
+
+from crm.actors import Actor
+from crm.errors import DomainError, ErrorCode
+from loyalty.models import CustomerCard, Enrollment, PointsTransaction, StampTransaction
+from loyalty.services import points_award, points_deduct, reward_redeem, stamps_add
+from tests.concurrency import errors, run_concurrently
+from tests.loyalty.factories import CustomerCardFactory, EnrollmentFactory, RewardFactory
+
+pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+TILL = Actor("api_key", "1 till")
+
+
+def test_concurrent_stamp_additions_lose_nothing():
+    card = CustomerCardFactory()
+    org = card.organization
+
+    outcomes = run_concurrently(
+        50,
+        lambda i: stamps_add(
+            organization=org, card=CustomerCard.objects.get(pk=card.pk), stamps=1, actor=TILL
+        ),
+    )
+
+    assert errors(outcomes) == []
+    card.refresh_from_db()
+    assert card.stamps == 50
+    assert StampTransaction.objects.filter(card=card).count() == 50
+
+
+def test_concurrent_redemptions_of_the_last_stamps_succeed_once():
+    card = CustomerCardFactory()
+    org = card.organization
+    reward = RewardFactory(stamp_card=card.stamp_card, stamp_cost=5)
+    stamps_add(organization=org, card=card, stamps=5, actor=TILL)
+
+    outcomes = run_concurrently(
+        20,
+        lambda i: reward_redeem(
+            organization=org, card=CustomerCard.objects.get(pk=card.pk), reward=reward, actor=TILL
+        ),
+    )
+
+    failures = errors(outcomes)
+    assert len(failures) == 19
+    assert {f.code for f in failures if isinstance(f, DomainError)} == {
+        ErrorCode.INSUFFICIENT_STAMPS
+    }
+    card.refresh_from_db()
+    assert card.stamps == 0
+    assert StampTransaction.objects.filter(card=card, kind="redeem").count() == 1
+
+
+def test_concurrent_point_awards_lose_nothing():
+    enrollment = EnrollmentFactory()
+    org = enrollment.customer.organization
+
+    outcomes = run_concurrently(
+        50,
+        lambda i: points_award(
+            organization=org,
+            enrollment=Enrollment.objects.get(pk=enrollment.pk),
+            points=10,
+            reference=f"order-{i}",
+            actor=TILL,
+        ),
+    )
+
+    assert errors(outcomes) == []
+    enrollment.refresh_from_db()
+    assert enrollment.points_balance == 500
+    assert PointsTransaction.objects.filter(enrollment=enrollment).count() == 50
+
+
+def test_concurrent_deductions_never_overdraw():
+    enrollment = EnrollmentFactory()
+    org = enrollment.customer.organization
+    points_award(organization=org, enrollment=enrollment, points=100, actor=TILL)
+
+    outcomes = run_concurrently(
+        20,
+        lambda i: points_deduct(
+            organization=org,
+            enrollment=Enrollment.objects.get(pk=enrollment.pk),
+            points=10,
+            actor=TILL,
+        ),
+    )
+
+    assert len(errors(outcomes)) == 10
+    enrollment.refresh_from_db()
+    assert enrollment.points_balance == 0
+
+
+def test_a_retried_award_racing_itself_is_paid_once():
+    enrollment = EnrollmentFactory()
+    org = enrollment.customer.organization
+
+    outcomes = run_concurrently(
+        10,
+        lambda i: points_award(
+            organization=org,
+            enrollment=Enrollment.objects.get(pk=enrollment.pk),
+            points=10,
+            reference="order-1",
+            actor=TILL,
+        ),
+    )
+
+    assert {e.code for e in errors(outcomes)} == {ErrorCode.DUPLICATE_REFERENCE}
+    enrollment.refresh_from_db()
+    assert enrollment.points_balance == 10
