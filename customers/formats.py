@@ -55,6 +55,7 @@ PROFILE_COLUMNS = (
     "country",
     "description",
     "loyalty_type",
+    "status",
     "status_label",
     "store",
 )
@@ -690,6 +691,7 @@ def csv_rows(document: dict, extended: list[str], custom: list[str]) -> list[lis
         document["country"],
         document["description"],
         document["loyalty_type"],
+        document["status"],
         document["status_label"] or "",
         document["store"] or "",
         first["source"] if first else "",

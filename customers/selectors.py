@@ -293,7 +293,7 @@ SELECT c.id, CAST({obj}(
   'address_line1', c.address_line1, 'address_line2', c.address_line2, 'city', c.city,
   'state', c.state, 'postal_code', c.postal_code, 'country', c.country,
   'description', c.description, 'external_id', c.external_id, 'loyalty_type', c.loyalty_type,
-  'status_label', sl.name, 'store', st.code,
+  'status', c.status, 'status_label', sl.name, 'store', st.code,
   'custom_fields', {json}(c.custom_fields), 'extended_fields', {json}(c.extended_fields),
   'source_accounts', {json}((SELECT {agg}({obj}(
       'source', a.source, 'account_id', a.account_id,

@@ -8,7 +8,7 @@ Value-level normalisation (an email, a phone number, an extended field's value) 
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from django.db.models import Q
@@ -62,11 +62,24 @@ def require_type(value: Any, expected: type | tuple[type, ...], field_name: str,
         raise DomainError(ErrorCode.INVALID, f"Expected {what}.", field=field_name)
 
 
-def require_aware(value: Any, field_name: str) -> None:
+def in_utc(value: Any, field_name: str) -> datetime:
+    """`value`, a date-time with a time zone, in UTC.
+
+    ISO 8601 allows offsets up to ±23:59 and PostgreSQL only up to ±15:59: stored in UTC, any
+    offset a client sends is kept as the moment it names.
+    """
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise DomainError(
             ErrorCode.INVALID, "Expected a date-time with a time zone.", field=field_name
         )
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise DomainError(
+            ErrorCode.INVALID,
+            "Expected a date-time between the years 1 and 9999.",
+            field=field_name,
+        ) from None
 
 
 def optional_text(value: Any, name: str, normalize: Callable[[str], str]) -> str | None:
@@ -301,9 +314,10 @@ def clean_channel(region: str, data: ChannelInput, path: str) -> ChannelInput:
     type_, value = normalize_channel(data.type, data.value, region=region, field=path)
     for flag in ("primary", "verified", "subscribed", "residence", "office"):
         require_type(getattr(data, flag), bool, field_path(path, flag), "true or false")
-    if data.last_viewed_at is not None:
-        require_aware(data.last_viewed_at, field_path(path, "last_viewed_at"))
-    return replace(data, type=type_, value=value)
+    last_viewed_at = data.last_viewed_at
+    if last_viewed_at is not None:
+        last_viewed_at = in_utc(last_viewed_at, field_path(path, "last_viewed_at"))
+    return replace(data, type=type_, value=value, last_viewed_at=last_viewed_at)
 
 
 def clean_channels(
@@ -359,7 +373,7 @@ def programs_for(organization: Organization, data: CustomerInput) -> dict[int, P
         for name in ("tier_expires_at", "points_expire_at"):
             value = getattr(enrollment, name)
             if value is not None:
-                require_aware(value, f"{path}.{name}")
+                setattr(enrollment, name, in_utc(value, f"{path}.{name}"))
     return programs
 
 

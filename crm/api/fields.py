@@ -1,6 +1,10 @@
-"""Bounded numbers for the API's inputs: a database id or count never overflows a 64-bit column."""
+"""Bounded inputs for the API: a database id never overflows a 64-bit column, a time is in UTC."""
 
+from datetime import UTC
+
+from django import forms
 from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
 from rest_framework import serializers
 
 MAX_ID = 2**63 - 1
@@ -13,6 +17,26 @@ def id_field(**kwargs) -> serializers.IntegerField:
 
 def id_filter(**kwargs) -> filters.NumberFilter:
     return filters.NumberFilter(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time converted to UTC, so that the database never sees the offset it was given.
+
+    PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 allows (up to ±23:59).
+    """
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("Enter a time between the years 1 and 9999.") from None
+
+
+class UtcDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
 
 
 class IdConverter:

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from crm.api.authentication import request_organization
 from crm.api.base import OrganizationViewSet
-from crm.api.fields import ID_PATTERN, id_filter
+from crm.api.fields import ID_PATTERN, UtcDateTimeFilter, id_filter
 from crm.api.problems import field_errors
 from crm.errors import DomainError, ErrorCode
 from customers import selectors, services
@@ -65,10 +65,10 @@ class CustomerFilter(filters.FilterSet):
     tier = filters.NumberFilter(
         method="filter_tier", min_value=1, max_value=32767, help_text="A tier number."
     )
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    updated_after = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
-    updated_before = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    updated_after = UtcDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_before = UtcDateTimeFilter(field_name="updated_at", lookup_expr="lt")
 
     class Meta:
         model = Customer

@@ -59,7 +59,10 @@ def _when(value: Any, field: str) -> datetime | None:
     """YYYY-MM-DDTHH:MM:SS+HH:MM; blank is none."""
     if value in (None, ""):
         return None
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well formed, but no such date, e.g. 2024-02-30
+        parsed = None
     if parsed is None or parsed.tzinfo is None:
         raise _bad(
             field, "Expected a date-time with its time zone, e.g. 2024-05-11T16:36:17+05:30."
@@ -245,6 +248,7 @@ FIELD_NAMES = [
     (r"^source_accounts\[(\d+)\]\.custom_fields", r"profiles[\1].fields"),
     (r"^source_accounts", "profiles"),
     (r"\.series_id$", ".seriesId"),
+    (r"\.last_viewed_at$", ".meta.lastViewedDate"),
     (r"\.status_label$", ".statusLabel"),
     (r"\.extended_fields$", ".extendedFields"),
     (r"^extended_fields", "extendedFields"),
@@ -252,6 +256,11 @@ FIELD_NAMES = [
     (r"^enrollments\[(\d+)\]\.program(_id)?$", r"loyaltyProgramEnrollments[\1].programId"),
     (r"^enrollments\[(\d+)\]\.tier_number$", r"loyaltyProgramEnrollments[\1].tierNumber"),
     (r"^enrollments\[(\d+)\]\.points$", r"loyaltyProgramEnrollments[\1].loyaltyPoints"),
+    (r"^enrollments\[(\d+)\]\.tier_expires_at$", r"loyaltyProgramEnrollments[\1].tierExpiryDate"),
+    (
+        r"^enrollments\[(\d+)\]\.points_expire_at$",
+        r"loyaltyProgramEnrollments[\1].pointsExpiryDate",
+    ),
     (r"^enrollments", "loyaltyProgramEnrollments"),
     (r"^status_label$", "statusLabel"),
     (r"^store_code$", "associatedWith"),

@@ -27,6 +27,7 @@ from crm.errors import DomainError, ErrorCode
 from customers import services
 from customers.inputs import UNSET, CustomerInput
 from customers.models import Customer
+from customers.validation import in_utc
 from loyalty.models import Coupon, Enrollment
 
 from .base import VendorView
@@ -332,11 +333,16 @@ class CustomersView(VoucherifyView):
     @staticmethod
     def moment(params, name: str) -> dt.datetime | dt.date:
         value = params[name]
-        parsed = parse_datetime(value) or parse_date(value)
+        try:
+            parsed = parse_datetime(value) or parse_date(value)
+        except ValueError:  # well formed, but no such date, e.g. 2024-02-30
+            parsed = None
         if parsed is None:
             raise DomainError(ErrorCode.INVALID, "Expected an ISO 8601 date-time.", field=name)
-        if isinstance(parsed, dt.datetime) and parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.UTC)
+        if isinstance(parsed, dt.datetime):
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=dt.UTC)
+            return in_utc(parsed, name)
         return parsed
 
 

@@ -304,6 +304,34 @@ def test_update_changes_profile_channels_and_fields(capillary, registered):
     assert push.last_viewed_at.isoformat() == "2019-10-10T16:34:38+00:00"
 
 
+@pytest.mark.parametrize(
+    ("when", "stored"),
+    [
+        # ISO 8601 allows offsets up to ±23:59; PostgreSQL's own limit is ±15:59.
+        ("2019-10-10T22:04:38-17:10", "2019-10-11T15:14:38+00:00"),
+        ("2024-02-30T10:00:00+05:30", None),
+        ("0001-01-01T00:30:00+01:00", None),
+    ],
+)
+def test_channel_view_dates_are_kept_in_utc_or_refused(capillary, registered, when, stored):
+    channel = {"type": "mobilePush", "value": "device-1", "meta": {"lastViewedDate": when}}
+    body = {"profiles": [{"commChannels": [channel]}]}
+
+    response = capillary.put(
+        f"{CUSTOMERS}/{registered.pk}?source=LINE&accountId=2001914141242", body, format="json"
+    )
+
+    if stored is None:
+        assert response.status_code == 400
+        field = response.json()["errors"][0]["field"]
+        assert field == "profiles[0].commChannels[0].meta.lastViewedDate"
+        assert not registered.channels.filter(type="mobilePush").exists()
+    else:
+        assert response.status_code == 200, response.json()
+        push = registered.channels.get(type="mobilePush")
+        assert push.last_viewed_at.isoformat() == stored
+
+
 def test_update_by_query_parameter(capillary, registered):
     response = capillary.put(
         f"{CUSTOMERS}?customerId={registered.pk}&source=LINE&accountId=2001914141242",

@@ -164,6 +164,20 @@ def test_list_pages_filters_and_is_deserializable(voucherify, org):
     assert paris["total"] == 2
 
 
+def test_list_time_filters_take_any_iso_offset(voucherify, org):
+    customer = CustomerFactory(organization=org)
+    # ISO 8601 allows offsets up to ±23:59; PostgreSQL's own limit is ±15:59.
+    far_west = (customer.created_at - dt.timedelta(hours=1)).astimezone(
+        dt.timezone(-dt.timedelta(hours=17, minutes=10))
+    )
+
+    after = voucherify.get(CUSTOMERS, {"created_at[after]": far_west.isoformat()}).json()
+    before = voucherify.get(CUSTOMERS, {"created_at[before]": far_west.isoformat()}).json()
+
+    assert [c["id"] for c in after["customers"]] == [customer.public_id]
+    assert before["total"] == 0
+
+
 def test_list_query_count_does_not_grow_with_the_page(
     voucherify, org, django_assert_max_num_queries
 ):
@@ -181,7 +195,13 @@ def test_list_query_count_does_not_grow_with_the_page(
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"limit": 101}, "limit"), ({"page": "x"}, "page"), ({"order": "email"}, "order")],
+    [
+        ({"limit": 101}, "limit"),
+        ({"page": "x"}, "page"),
+        ({"order": "email"}, "order"),
+        ({"created_at[after]": "2024-02-30"}, "created_at[after]"),
+        ({"updated_at[before]": "0001-01-01T00:30:00+01:00"}, "updated_at[before]"),
+    ],
 )
 def test_bad_list_parameters_name_the_field(voucherify, params, field):
     response = voucherify.get(CUSTOMERS, params)

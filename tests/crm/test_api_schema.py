@@ -66,6 +66,9 @@ def fuzz_auth(org):
 @schema.parametrize()
 @settings(
     max_examples=50,
+    # The same examples on every run, so that a red build is reproducible; a wider search is a
+    # matter of raising max_examples and dropping this line by hand.
+    derandomize=True,
     deadline=None,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,

@@ -221,6 +221,20 @@ def test_filters(api, org):
     assert response.json()["errors"][0]["field"] == "status"
 
 
+def test_time_filters_take_any_iso_offset(api, org):
+    customer = CustomerFactory(organization=org)
+    # ISO 8601 allows offsets up to ±23:59; PostgreSQL's own limit is ±15:59.
+    far_west = (customer.created_at - dt.timedelta(hours=1)).astimezone(
+        dt.timezone(-dt.timedelta(hours=17, minutes=10))
+    )
+    assert ids(api.get(CUSTOMERS, {"created_after": far_west.isoformat()})) == [customer.public_id]
+    assert ids(api.get(CUSTOMERS, {"updated_before": far_west.isoformat()})) == []
+
+    response = api.get(CUSTOMERS, {"created_after": "0001-01-01T00:30:00+01:00"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "created_after"
+
+
 def test_ordering_and_pages(api, org):
     for name in ["Cole", "Adams", "Baker"]:
         CustomerFactory(organization=org, last_name=name)

@@ -89,7 +89,9 @@ def populate(organization) -> None:
         stamps_add(organization=organization, card=card, stamps=4, actor=SYSTEM)
     customer_register(
         organization=organization,
-        data=CustomerInput(first_name="Bo", email="bo@example.com", birthday=None),
+        data=CustomerInput(
+            first_name="Bo", email="bo@example.com", birthday=None, status="suspended"
+        ),
         actor=SYSTEM,
     )
 
@@ -107,6 +109,7 @@ def snapshot(organization) -> list[tuple]:
                 c.external_id,
                 c.email_verified,
                 c.city,
+                c.status,
                 c.status_label.name if c.status_label else None,
                 c.registered_store.code if c.registered_store else None,
                 c.custom_fields,

@@ -20,7 +20,7 @@ from customers.services import customer_update
 from loyalty.models import CustomerCard, Enrollment
 from tests.compat.fixtures import examples, load
 from tests.crm.factories import StoreFactory
-from tests.customers.factories import StatusLabelFactory
+from tests.customers.factories import CustomerFactory, StatusLabelFactory
 from tests.customers.test_bulk_upsert import state_of
 from tests.loyalty.factories import ProgramFactory, StampCardFactory, TierFactory
 
@@ -400,6 +400,29 @@ def test_an_interrupted_import_resumes_where_it_stopped(org, tmp_path, monkeypat
     assert "12 rows imported: 9 created" in out
     assert Customer.objects.count() == 15
     assert [r["line"] for r in report(errors)] == ["2", "6", "10", "14", "18"]
+
+
+@pytest.mark.postgres_only(reason="the statistics are PostgreSQL's planner's")
+def test_an_import_into_a_new_organization_brings_the_planner_statistics_up(
+    org, other_org, tmp_path
+):
+    # Statistics taken while only another organization had customers would make the planner
+    # expect one customer of this one, and scan them all for each key it looks up.
+    CustomerFactory.create_batch(20, organization=other_org)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE customers_customer")
+    rows = [[f"n{i}@example.com"] for i in range(20)]
+    path = write_csv(tmp_path / "new.csv", ["email"], rows)
+
+    run(path, org="acme", quiet=True)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT most_common_vals::text FROM pg_stats"
+            " WHERE tablename = 'customers_customer' AND attname = 'organization_id'"
+        )
+        [known] = cursor.fetchone()
+    assert str(org.pk) in known.strip("{}").split(",")
 
 
 @pytest.mark.postgres_only(reason="the killed process must share the test database")
