@@ -158,12 +158,11 @@ def schema_only(url: str, org: int, copy_org: int) -> tuple[float, int]:
                 replaced.get(name, f'"{name}"').format(table_offset=offsets[table])
                 for name in columns
             ]
-            owner = (
-                "organization_id"
+            where = (
+                f"organization_id = {org}"
                 if via is None
-                else f"{via} IN (SELECT id FROM customers_customer WHERE organization_id = %s)"
+                else f"{via} IN (SELECT id FROM customers_customer WHERE organization_id = {org})"
             )
-            where = f"organization_id = {org}" if via is None else owner % org
             quoted = ", ".join(f'"{name}"' for name in columns)
             statements.append(  # table and column names from the catalogue, ids are numbers
                 f"INSERT INTO {table} ({quoted})"

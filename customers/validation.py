@@ -347,7 +347,8 @@ def clean_channels(
 
 
 def programs_for(organization: Organization, data: CustomerInput) -> dict[int, Program]:
-    """The programmes `data` enrols in, by id, once every enrolment in it is checked."""
+    """The programmes `data` enrols in, by id, once every enrolment in it is checked; its
+    enrolments' expiry times are converted to UTC in place."""
     ids = [enrollment.program_id for enrollment in data.enrollments]
     programs = Program.objects.filter(organization=organization).in_bulk(
         [i for i in ids if is_id(i)]
