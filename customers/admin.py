@@ -9,12 +9,13 @@ from django.contrib import admin
 from django.db.models import Q
 from django.forms.models import BaseInlineFormSet
 
-from crm.actors import Actor
+from crm.actors import SYSTEM, Actor
+from crm.admin_paging import CappedCountPaginator
 from crm.errors import DomainError
 from crm.tenancy import ReadOnlyAdminMixin, TenantScopedAdmin, TenantScopedMixin, sees_all
 from loyalty.models import CustomerCard, Enrollment
 
-from . import services
+from . import selectors, services
 from .inputs import PROFILE_FIELDS, ChannelInput, CustomerInput, IdentifierInput
 from .models import (
     CommChannel,
@@ -128,7 +129,10 @@ class CustomerAdminForm(forms.ModelForm):
 
 
 class ServiceInlineFormSet(BaseInlineFormSet):
-    """Hands each inline form its customer, and saves through the services."""
+    """Hands each inline form its customer, and saves through the services as the staff member
+    (`actor`, set by the admin)."""
+
+    actor = SYSTEM
 
     def get_form_kwargs(self, index):
         return {**super().get_form_kwargs(index), "customer": self.instance}
@@ -194,13 +198,14 @@ class IdentifierFormSet(ServiceInlineFormSet):
             source=form.cleaned_data["source"],
             account_id=form.cleaned_data.get("account_id") or "",
             data=form.as_input(),
+            actor=self.actor,
         )
 
     def save_existing(self, form, obj, commit=True):
-        return services.identifier_update(identifier=obj, data=form.as_input())
+        return services.identifier_update(identifier=obj, data=form.as_input(), actor=self.actor)
 
     def delete_existing(self, obj, commit=True):
-        services.identifier_remove(identifier=obj)
+        services.identifier_remove(identifier=obj, actor=self.actor)
 
 
 class ChannelInlineForm(CustomerInlineForm):
@@ -236,13 +241,13 @@ class ChannelInlineForm(CustomerInlineForm):
 
 class ChannelFormSet(ServiceInlineFormSet):
     def save_new(self, form, commit=True):
-        return services.channel_add(customer=self.instance, data=form.as_input())
+        return services.channel_add(customer=self.instance, data=form.as_input(), actor=self.actor)
 
     def save_existing(self, form, obj, commit=True):
-        return services.channel_update(channel=obj, data=form.as_input())
+        return services.channel_update(channel=obj, data=form.as_input(), actor=self.actor)
 
     def delete_existing(self, obj, commit=True):
-        services.channel_remove(channel=obj)
+        services.channel_remove(channel=obj, actor=self.actor)
 
 
 class SourceAccountInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -296,18 +301,12 @@ class CustomerAdmin(TenantScopedAdmin):
     ]
     list_filter = ["status", "loyalty_type", "organization"]
     list_select_related = ["organization"]
-    search_fields = [
-        "first_name",
-        "last_name",
-        "email",
-        "phone",
-        "external_id",
-        "public_id",
-        "identifiers__value",
-        "cards__code",
-    ]
+    # Searched by customer_search (get_search_results): this only makes the admin show the box.
+    search_fields = ["email"]
+    search_help_text = "Name, email or phone fragment, identifier value, card code or customer id."
     # A count of every customer on each page load would dominate it on a large table.
     show_full_result_count = False
+    paginator = CappedCountPaginator
     ordering = ["-created_at"]
     readonly_fields = ["public_id", "referral_code", "referred_by", "created_at", "updated_at"]
     fieldsets = [
@@ -342,6 +341,15 @@ class CustomerAdmin(TenantScopedAdmin):
     ]
     inlines = [SourceAccountInline, IdentifierInline, ChannelInline, EnrollmentInline, CardInline]
 
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if term.startswith("cust_"):
+            return queryset.filter(public_id=term), False
+        organization = None if sees_all(request) else request.user.organization
+        return selectors.customer_search(queryset, organization=organization, text=term), False
+
     def save_model(self, request, obj, form, change):
         actor = Actor.staff(request.user)
         if change:
@@ -363,6 +371,10 @@ class CustomerAdmin(TenantScopedAdmin):
     def delete_queryset(self, request, queryset):
         for customer in queryset:
             services.customer_delete(customer=customer, actor=Actor.staff(request.user))
+
+    def save_formset(self, request, form, formset, change):
+        formset.actor = Actor.staff(request.user)
+        super().save_formset(request, form, formset, change)
 
 
 @admin.register(SourceAccount)

@@ -39,3 +39,22 @@ def event(
 
 def record(customer: Customer, *, subject: str, action: str, changes: dict, actor: Actor) -> None:
     event(customer, subject=subject, action=action, changes=changes, actor=actor).save()
+
+
+def identifier_label(identifier) -> str:
+    """An identifier as people name it: "cardnumber in INSTORE", "line in LINE/acc-1"."""
+    account = f"/{identifier.account_id}" if identifier.account_id else ""
+    return f"{identifier.type} in {identifier.source}{account}"
+
+
+def channel_label(channel) -> str:
+    return f"{channel.type} {channel.value}"
+
+
+def changed_fields(row, names, before: dict) -> dict:
+    """{name: (before, after)} for the fields of `row` whose value differs from `before`."""
+    return {
+        name: (before[name], getattr(row, name))
+        for name in names
+        if before[name] != getattr(row, name)
+    }

@@ -40,7 +40,7 @@ from loyalty.services import MAX_STAMPS_PER_CALL
 
 from . import services
 from .formats import Reader, Record
-from .models import AuditEvent, Customer, ImportRun, ImportStatus, new_public_id
+from .models import AuditEvent, CommChannel, Customer, ImportRun, ImportStatus, new_public_id
 from .services import _keys_of, _NewCustomer, _referral_codes, _taken_keys
 from .validation import (
     TAKEN_CODES,
@@ -401,10 +401,14 @@ class Importer:
             created_at=now, updated_at=now, imported_at=now
         )
         for checked, customer in zip(pending, customers, strict=True):
-            candidate = checked.candidate
-            for account in candidate.accounts:
+            for account in checked.candidate.accounts:
                 services._create_account(customer, account)
-            services._add_channels(customer, candidate.channels)
+        # New customers: their channels are all new, and the batch's event lists the customers.
+        CommChannel.objects.bulk_create(
+            services._new_channel(customer, channel)
+            for checked, customer in zip(pending, customers, strict=True)
+            for channel in checked.candidate.channels
+        )
         self._audit([customer.public_id for customer in customers])
 
     def _copy_new(self, pending: list[Checked]) -> None:

@@ -145,6 +145,19 @@ class Customer(models.Model):
         related_name="referrals",
         db_index=False,
     )
+    # Set on the customer merged into another: what remains of it is a tombstone whose old id
+    # still resolves to the survivor. Always the final survivor (merges re-point older tombstones).
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="merged_away",
+        db_index=False,
+        editable=False,
+    )
+    # Set when the customer's personal data was erased (right to be forgotten).
+    erased_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     # Any change to the customer's data moves it: its profile, identifiers or channels.
     updated_at = models.DateTimeField(auto_now=True)
@@ -171,9 +184,24 @@ class Customer(models.Model):
             ),
             choices_check("loyalty_type", LoyaltyType, "customer_loyalty_type_valid"),
             choices_check("status", CustomerStatus, "customer_status_valid"),
+            models.CheckConstraint(
+                condition=~Q(merged_into=F("pk")), name="customer_not_merged_into_itself"
+            ),
+        ]
+        permissions = [
+            ("add_stamps", "Can add stamps and redeem rewards"),
+            ("send_card_links", "Can resend card links"),
+            ("adjust_points", "Can award and deduct points"),
+            ("merge_customer", "Can merge customers"),
+            ("erase_customer", "Can erase a customer's personal data"),
         ]
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="customer_org_created"),
+            models.Index(
+                fields=["merged_into"],
+                condition=Q(merged_into__isnull=False),
+                name="customer_merged_into",
+            ),
             # Mostly NULL columns: index only the rows that have a value.
             models.Index(
                 fields=["referred_by"],

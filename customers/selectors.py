@@ -34,9 +34,30 @@ SUMMARY_FIELDS = (
 )
 
 
+def customers_of(organization: Organization) -> QuerySet[Customer]:
+    """The organization's customers, without the tombstones of merged-away ones."""
+    return Customer.objects.filter(organization=organization, merged_into__isnull=True)
+
+
+def customer_get(
+    *, organization: Organization, public_id: str | None = None, pk: int | None = None
+) -> Customer | None:
+    """The customer with this public id (or primary key); for a merged-away customer's, the
+    customer it was merged into."""
+    key = {"public_id": public_id} if public_id is not None else {"pk": pk}
+    customer = (
+        Customer.objects.filter(organization=organization, **key)
+        .select_related("organization", "merged_into__organization")
+        .first()
+    )
+    if customer is not None and customer.merged_into is not None:
+        return customer.merged_into
+    return customer
+
+
 def customer_summaries(*, organization: Organization) -> QuerySet:
     """The organization's customers as rows of SUMMARY_FIELDS: what a list of them shows."""
-    return Customer.objects.filter(organization=organization).values(*SUMMARY_FIELDS)
+    return customers_of(organization).values(*SUMMARY_FIELDS)
 
 
 def extended_field_definitions(
@@ -58,10 +79,10 @@ PHONE_LIKE = re.compile(r"^[+(]?\d[\d().-]*$")
 
 
 def customer_search(
-    queryset: QuerySet[Customer], *, organization: Organization, text: str
+    queryset: QuerySet[Customer], *, organization: Organization | None, text: str
 ) -> QuerySet[Customer]:
     """Customers matching every word of `text` in their name, email, phone, an identifier value
-    or a card code.
+    or a card code (in `organization`; None, for superusers: in every organization).
 
     The longest word (likely the rarest) finds the candidates: a UNION of three lookups that
     trigram indexes serve on PostgreSQL (on the very expressions used here), so a rare fragment is
@@ -71,14 +92,15 @@ def customer_search(
     if not terms:
         return queryset
     driving, *others = terms
+    tenant = {} if organization is None else {"organization": organization}
     candidates = (
-        Customer.objects.filter(_own_fields_match(driving), organization=organization)
+        Customer.objects.filter(_own_fields_match(driving), **tenant)
         .values("pk")
         .union(
-            Identifier.objects.filter(organization=organization, value__icontains=driving)
+            Identifier.objects.filter(value__icontains=driving, **tenant)
             .order_by()
             .values("customer_id"),
-            CustomerCard.objects.filter(organization=organization, code__contains=driving.upper())
+            CustomerCard.objects.filter(code__contains=driving.upper(), **tenant)
             .order_by()
             .values("customer_id"),
         )
@@ -161,14 +183,18 @@ _DIALECTS = {
     "postgresql": {"obj": "json_build_object", "agg": "json_agg", "json": ""},
     "sqlite": {"obj": "json_object", "agg": "json_group_array", "json": "json"},
 }
+# A merged-away customer's id gives its survivor's document.
 DOCUMENT_SQL = {
-    vendor: _DOCUMENT_SELECT.format(**words) + "WHERE c.organization_id = %s AND c.public_id = %s"
+    vendor: _DOCUMENT_SELECT.format(**words)
+    + "WHERE c.id = (SELECT COALESCE(t.merged_into_id, t.id) "
+    "FROM customers_customer t WHERE t.organization_id = %s AND t.public_id = %s)"
     for vendor, words in _DIALECTS.items()
 }
 # The next documents of many customers, in id order after the last one read.
 DOCUMENTS_SQL = {
     vendor: _DOCUMENT_SELECT.format(**words).replace("SELECT ", "SELECT c.id, ", 1)
-    + "WHERE c.organization_id = %s AND c.id > %s {filter} ORDER BY c.id LIMIT %s"
+    + "WHERE c.organization_id = %s AND c.id > %s AND c.merged_into_id IS NULL {filter} "
+    "ORDER BY c.id LIMIT %s"
     for vendor, words in _DIALECTS.items()
 }
 _DATETIMES = {"created_at", "updated_at", "last_viewed_at", "tier_expires_at", "enrolled_at"}
@@ -315,7 +341,8 @@ SELECT c.id, CAST({obj}(
 FROM customers_customer c
 LEFT JOIN customers_statuslabel sl ON sl.id = c.status_label_id
 LEFT JOIN crm_store st ON st.id = c.registered_store_id
-WHERE c.organization_id = %s AND c.id > %s {{filter}} ORDER BY c.id LIMIT %s
+WHERE c.organization_id = %s AND c.id > %s AND c.merged_into_id IS NULL {{filter}}
+ORDER BY c.id LIMIT %s
 """
 # PostgreSQL orders inside the aggregates; SQLite aggregates rows as they come, and the lists
 # are put in order in Python (export_documents).

@@ -87,7 +87,11 @@ class CustomerResult:
 
 
 def _created(
-    customer: Customer, profile: dict[str, Any], accounts: list[CleanAccount], actor: Actor
+    customer: Customer,
+    profile: dict[str, Any],
+    accounts: list[CleanAccount],
+    actor: Actor,
+    channels: list[ChannelInput] = (),
 ) -> dict:
     """The audit event of a registration: what the customer was given."""
     changes = {name: (None, getattr(customer, name)) for name in profile}
@@ -95,6 +99,8 @@ def _created(
         None,
         [f"{a.source}:{i.type}={i.value}" for a in accounts for i in a.identifiers],
     )
+    if channels:
+        changes["channels"] = (None, [audit.channel_label(channel) for channel in channels])
     return {"subject": "customer", "action": "created", "changes": changes, "actor": actor}
 
 
@@ -323,11 +329,11 @@ def _touch(customer_id: int) -> None:
     Customer.objects.filter(pk=customer_id).update(updated_at=timezone.now())
 
 
-def _add_channels(customer: Customer, channels: list[ChannelInput]) -> None:
+def _add_channels(customer: Customer, channels: list[ChannelInput], actor: Actor) -> None:
     existing = {(c.type, c.value): c for c in customer.channels.all()}
     for channel in channels:
         if (channel.type, channel.value) not in existing:
-            _channel_create(customer, channel)
+            _channel_create(customer, channel, actor)
 
 
 def customer_register(
@@ -393,7 +399,7 @@ def _register(
     )
     customer.referral_code = _new_referral_code(organization)
     customer.save()
-    audit.record(customer, **_created(customer, profile, accounts, actor))
+    audit.record(customer, **_created(customer, profile, accounts, actor, channels))
     result = CustomerResult(customer=customer, created=True, warnings=warnings)
     for account in accounts:
         _create_account(customer, account)
@@ -448,7 +454,7 @@ def _attach(
                 f"{customer.public_id}.",
             )
         )
-    _add_channels(customer, channels)
+    _add_channels(customer, channels, actor)
     _touch(customer.pk)
     _enrol_all(customer, data, programs, stamp_cards, actor, result, skip_existing=True)
     return result
@@ -547,9 +553,9 @@ def customer_update(
         for channel in channels:
             existing = customer.channels.filter(type=channel.type, value=channel.value).first()
             if existing is None:
-                _channel_create(customer, channel)
+                _channel_create(customer, channel, actor)
                 result.changed.append("channels")
-            elif _channel_apply(existing, channel):
+            elif _channel_apply(existing, channel, actor):
                 result.changed.append("channels")
         if "channels" in result.changed and not changed:
             _touch(customer.pk)
@@ -687,6 +693,7 @@ def _upsert_existing(customer: Customer, data: CustomerInput, actor: Actor) -> C
                         status_label=identifier.status_label,
                         extended_fields=identifier.extended_fields,
                     ),
+                    actor=actor,
                 )
             except DomainError as error:
                 raise error.at(f"source_accounts[{i}]") from None
@@ -869,7 +876,9 @@ def _write_new_customers(
     AuditEvent.objects.bulk_create(
         audit.event(
             result.customer,
-            **_created(result.customer, candidate.profile, candidate.accounts, actor),
+            **_created(
+                result.customer, candidate.profile, candidate.accounts, actor, candidate.channels
+            ),
         )
         for candidate, result in zip(pending, results, strict=True)
     )
@@ -944,7 +953,12 @@ def identifier_validate(
 
 @transaction.atomic
 def identifier_add(
-    *, customer: Customer, source: str, account_id: str = "", data: IdentifierInput
+    *,
+    customer: Customer,
+    source: str,
+    account_id: str = "",
+    data: IdentifierInput,
+    actor: Actor = SYSTEM,
 ) -> Identifier:
     """Add an identifier to the customer's account in `source` (created if it has none)."""
     source, account_id, cleaned = identifier_validate(
@@ -956,7 +970,7 @@ def identifier_add(
     _touch(customer.pk)
     try:
         with transaction.atomic():
-            return Identifier.objects.create(
+            identifier = Identifier.objects.create(
                 organization_id=customer.organization_id,
                 customer=customer,
                 source_account=source_account,
@@ -975,10 +989,20 @@ def identifier_add(
             f"{cleaned.type} {cleaned.value!r} is already registered in {source}.",
             field="value",
         ) from None
+    audit.record(
+        customer,
+        subject="identifier",
+        action="added",
+        changes={audit.identifier_label(identifier): (None, identifier.value)},
+        actor=actor,
+    )
+    return identifier
 
 
 @transaction.atomic
-def identifier_update(*, identifier: Identifier, data: IdentifierInput) -> Identifier:
+def identifier_update(
+    *, identifier: Identifier, data: IdentifierInput, actor: Actor = SYSTEM
+) -> Identifier:
     """Change an identifier's value or card details; its type and source account stay."""
     if data.type != identifier.type:
         raise DomainError(
@@ -993,19 +1017,39 @@ def identifier_update(*, identifier: Identifier, data: IdentifierInput) -> Ident
         data=data,
         exclude=identifier,
     )
+    names = ["value", "series_id", "status_label", "extended_fields"]
+    before = {name: getattr(identifier, name) for name in names}
     identifier.value = cleaned.value
     identifier.series_id = cleaned.series_id
     identifier.status_label = cleaned.status_label
     identifier.extended_fields = cleaned.extended_fields
-    identifier.save(update_fields=["value", "series_id", "status_label", "extended_fields"])
+    changes = audit.changed_fields(identifier, names, before)
+    if not changes:
+        return identifier
+    identifier.save(update_fields=names)
     _touch(identifier.customer_id)
+    label = audit.identifier_label(identifier)
+    audit.record(
+        identifier.customer,
+        subject="identifier",
+        action="updated",
+        changes={f"{label}: {name}": change for name, change in changes.items()},
+        actor=actor,
+    )
     return identifier
 
 
 @transaction.atomic
-def identifier_remove(*, identifier: Identifier) -> None:
+def identifier_remove(*, identifier: Identifier, actor: Actor = SYSTEM) -> None:
     identifier.delete()
     _touch(identifier.customer_id)
+    audit.record(
+        identifier.customer,
+        subject="identifier",
+        action="removed",
+        changes={audit.identifier_label(identifier): (identifier.value, None)},
+        actor=actor,
+    )
 
 
 # --- channels ----------------------------------------------------------------------------------
@@ -1025,25 +1069,43 @@ def _new_channel(customer: Customer, channel: ChannelInput) -> CommChannel:
     )
 
 
-def _channel_create(customer: Customer, channel: ChannelInput) -> CommChannel:
+def _channel_create(customer: Customer, channel: ChannelInput, actor: Actor) -> CommChannel:
     """Add a channel to a customer who has channels already: a new primary demotes the old."""
     if channel.primary:
         customer.channels.filter(type=channel.type, primary=True).update(primary=False)
     new = _new_channel(customer, channel)
     new.save()
+    flags = {name: (None, getattr(new, name)) for name in CHANNEL_FLAGS if getattr(new, name)}
+    audit.record(
+        customer,
+        subject="channel",
+        action="added",
+        changes={audit.channel_label(new): (None, new.value), **flags},
+        actor=actor,
+    )
     return new
 
 
 CHANNEL_FLAGS = ("primary", "verified", "subscribed", "residence", "office", "last_viewed_at")
 
 
-def _channel_apply(channel: CommChannel, data: ChannelInput) -> bool:
+def _channel_apply(channel: CommChannel, data: ChannelInput, actor: Actor) -> bool:
     """Give an existing channel the value and flags in `data`; True when anything changed."""
     changed = [
         name for name in ("value", *CHANNEL_FLAGS) if getattr(channel, name) != getattr(data, name)
     ]
     if not changed:
         return False
+    audit.record(
+        channel.customer,
+        subject="channel",
+        action="updated",
+        changes={
+            f"{audit.channel_label(channel)}: {name}": (getattr(channel, name), getattr(data, name))
+            for name in changed
+        },
+        actor=actor,
+    )
     if data.primary and not channel.primary:
         CommChannel.objects.filter(
             customer_id=channel.customer_id, type=channel.type, primary=True
@@ -1076,25 +1138,34 @@ def channel_validate(
 
 
 @transaction.atomic
-def channel_add(*, customer: Customer, data: ChannelInput) -> CommChannel:
-    channel = _channel_create(customer, channel_validate(customer=customer, data=data))
+def channel_add(*, customer: Customer, data: ChannelInput, actor: Actor = SYSTEM) -> CommChannel:
+    channel = _channel_create(customer, channel_validate(customer=customer, data=data), actor)
     _touch(customer.pk)
     return channel
 
 
 @transaction.atomic
-def channel_update(*, channel: CommChannel, data: ChannelInput) -> CommChannel:
+def channel_update(
+    *, channel: CommChannel, data: ChannelInput, actor: Actor = SYSTEM
+) -> CommChannel:
     """Change a channel's value and flags; its type stays."""
     cleaned = channel_validate(customer=channel.customer, data=data, exclude=channel)
-    if _channel_apply(channel, cleaned):
+    if _channel_apply(channel, cleaned, actor):
         _touch(channel.customer_id)
     return channel
 
 
 @transaction.atomic
-def channel_remove(*, channel: CommChannel) -> None:
+def channel_remove(*, channel: CommChannel, actor: Actor = SYSTEM) -> None:
     channel.delete()
     _touch(channel.customer_id)
+    audit.record(
+        channel.customer,
+        subject="channel",
+        action="removed",
+        changes={audit.channel_label(channel): (channel.value, None)},
+        actor=actor,
+    )
 
 
 # --- extended field definitions ----------------------------------------------------------------

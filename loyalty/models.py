@@ -140,6 +140,10 @@ class PointsKind(models.TextChoices):
     AWARD = "award"
     DEDUCT = "deduct"
     EXPIRE = "expire"
+    # A merge of two customers enrolled in the same programme moves the merged customer's
+    # remaining lots: out of its enrolment, into the survivor's.
+    TRANSFER_IN = "transfer_in"
+    TRANSFER_OUT = "transfer_out"
 
 
 class PointsTransaction(models.Model):
@@ -148,7 +152,7 @@ class PointsTransaction(models.Model):
     enrollment = models.ForeignKey(
         Enrollment, on_delete=models.CASCADE, related_name="points_transactions"
     )
-    kind = models.CharField(max_length=8, choices=PointsKind.choices)
+    kind = models.CharField(max_length=12, choices=PointsKind.choices)
     points = models.BigIntegerField(help_text="Positive for awards, negative otherwise.")
     reason = models.CharField(max_length=255, blank=True)
     reference = models.CharField(  # noqa: DJ001 - NULL when absent, unique when given
@@ -180,8 +184,11 @@ class PointsTransaction(models.Model):
             # A lot expires once: running the expiry job again cannot expire it twice.
             models.UniqueConstraint(fields=["expired_lot"], name="uniq_lot_expiry"),
             models.CheckConstraint(
-                condition=(Q(kind=PointsKind.AWARD) & Q(points__gt=0))
-                | (Q(kind__in=[PointsKind.DEDUCT, PointsKind.EXPIRE]) & Q(points__lt=0)),
+                condition=(Q(kind__in=[PointsKind.AWARD, PointsKind.TRANSFER_IN]) & Q(points__gt=0))
+                | (
+                    Q(kind__in=[PointsKind.DEDUCT, PointsKind.EXPIRE, PointsKind.TRANSFER_OUT])
+                    & Q(points__lt=0)
+                ),
                 name="points_sign_matches_kind",
             ),
         ]
@@ -223,6 +230,7 @@ class TierChangeReason(models.TextChoices):
     ENROLMENT = "enrolment"
     SET = "set"
     THRESHOLD = "threshold"
+    MERGE = "merge"
 
 
 class TierChange(models.Model):

@@ -19,6 +19,7 @@ from django.utils import timezone
 from crm.actors import SYSTEM, Actor
 from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
+from customers import audit
 from customers.models import Customer
 
 from .links import card_links_message
@@ -123,9 +124,18 @@ def _change_tier(
     tier_expires_at = tier_expires_at if tier else None
     if tier == previous and tier_expires_at == enrollment.tier_expires_at:
         return None
+    changes = {f"{enrollment.program.name}: tier": (previous, tier)}
+    if tier_expires_at != enrollment.tier_expires_at:
+        changes[f"{enrollment.program.name}: tier expires"] = (
+            enrollment.tier_expires_at,
+            tier_expires_at,
+        )
     enrollment.tier = tier
     enrollment.tier_expires_at = tier_expires_at
     enrollment.save(update_fields=["tier", "tier_expires_at", "updated_at"])
+    audit.record(
+        enrollment.customer, subject="enrollment", action=reason, changes=changes, actor=actor
+    )
     TierChange.objects.create(
         enrollment=enrollment,
         from_tier=previous,
@@ -192,6 +202,13 @@ def enrollment_create(
             enrollment = Enrollment.objects.create(customer=customer, program=program)
     except IntegrityError:
         raise _already_enrolled(program) from None  # a concurrent call enrolled them first
+    audit.record(
+        customer,
+        subject="enrollment",
+        action="added",
+        changes={"programme": (None, program.name)},
+        actor=actor,
+    )
     result = EnrollmentResult(enrollment)
     _change_tier(enrollment, tier, tier_expires_at, TierChangeReason.ENROLMENT, actor)
     awards = [(points, "Points at enrolment", points_expire_at)]
@@ -263,6 +280,12 @@ def _append_points(locked: Enrollment, *, kind: str, points: int, actor: Actor, 
     row = PointsTransaction.objects.create(
         enrollment=locked, kind=kind, points=points, actor=str(actor), **extra
     )
+    changes = {
+        f"{locked.program.name}: points": (locked.points_balance, locked.points_balance + points)
+    }
+    if extra.get("reason"):
+        changes["reason"] = (None, extra["reason"])
+    audit.record(locked.customer, subject="points", action=kind, changes=changes, actor=actor)
     earned = points if kind == PointsKind.AWARD else 0
     Enrollment.objects.filter(pk=locked.pk).update(
         points_balance=F("points_balance") + points,
@@ -412,7 +435,11 @@ def points_expire_due(
     enrollment_ids = due.values_list("enrollment_id", flat=True).distinct().order_by()
     for enrollment_id in list(enrollment_ids):
         with transaction.atomic():
-            locked = Enrollment.objects.select_for_update().get(pk=enrollment_id)
+            locked = (
+                Enrollment.objects.select_for_update(of=("self",))
+                .select_related("program", "customer")
+                .get(pk=enrollment_id)
+            )
             expired = _expire_due_lots(locked, now, actor)
         total.lots += expired.lots
         total.points += expired.points
@@ -486,6 +513,13 @@ def coupon_issue(
             break
         except IntegrityError:
             continue  # the random code was taken: draw another
+    audit.record(
+        customer,
+        subject="coupon",
+        action="issued",
+        changes={series.description: (None, coupon.code)},
+        actor=actor,
+    )
     return CouponResult(
         coupon,
         [
@@ -523,6 +557,13 @@ def coupon_redeem(*, organization: Organization, code: str, actor: Actor) -> Cou
         )
     coupon.redeemed_at = now
     coupon.save(update_fields=["redeemed_at"])
+    audit.record(
+        coupon.customer,
+        subject="coupon",
+        action="redeemed",
+        changes={f"coupon {coupon.code}: redeemed": (None, now)},
+        actor=actor,
+    )
     return coupon
 
 
@@ -548,6 +589,13 @@ def card_enroll(
         )
     card = CustomerCard.objects.create(
         organization=organization, customer=customer, stamp_card=stamp_card
+    )
+    audit.record(
+        customer,
+        subject="card",
+        action="added",
+        changes={stamp_card.name: (None, card.code)},
+        actor=actor,
     )
     result = CardResult(card)
     if stamp_card.initial_stamps:
@@ -575,10 +623,16 @@ def _lock_card(organization: Organization, card: CustomerCard) -> CustomerCard:
 
 
 def _append_stamps(
-    card: CustomerCard, *, stamps: int, actor: Actor, reward: Reward | None = None, **extra
+    card: CustomerCard,
+    *,
+    stamps: int,
+    actor: Actor,
+    reward: Reward | None = None,
+    kind: str | None = None,
+    **extra,
 ) -> StampsResult:
     before = card.stamps
-    kind = StampKind.REDEEM if reward else StampKind.ADD
+    kind = kind or (StampKind.REDEEM if reward else StampKind.ADD)
     row = StampTransaction.objects.create(
         card=card, kind=kind, stamps=stamps, reward=reward, actor=str(actor), **extra
     )
@@ -586,6 +640,10 @@ def _append_stamps(
         stamps=F("stamps") + stamps, updated_at=timezone.now()
     )
     card.refresh_from_db(fields=["stamps", "updated_at"])
+    changes = {f"card {card.code}: stamps": (before, card.stamps)}
+    if extra.get("reason"):
+        changes["reason"] = (None, extra["reason"])
+    audit.record(card.customer, subject="stamps", action=kind, changes=changes, actor=actor)
     result = StampsResult(row, card)
     if stamps > 0:
         result.side_effects.append(
@@ -724,4 +782,109 @@ def card_links_send(
         result.warnings.append(
             "The customer has no subscribed email address or phone number to send the links to."
         )
+    sent = dict.fromkeys(DeliveryStatus.values, 0)
+    for delivery in result.deliveries:
+        sent[delivery.status] += 1
+    audit.record(
+        customer,
+        subject="card",
+        action="links sent",
+        changes={f"card {card.code}: {status}": (None, n) for status, n in sent.items()},
+        actor=actor,
+    )
     return result
+
+
+# --- merging two customers' loyalty ------------------------------------------------------------
+
+
+@transaction.atomic
+def enrollment_absorb(
+    *, survivor: Enrollment, merged: Enrollment, actor: Actor
+) -> TierChanged | None:
+    """Move what remains of `merged`'s points into `survivor` (same programme), lot by lot so
+    that each keeps its expiry; both ledgers say so. The survivor counts the merged enrolment's
+    earned points too, and keeps the higher of the two tiers."""
+    first, second = sorted([survivor, merged], key=lambda e: e.pk)
+    locked = {
+        e.pk: e
+        for e in Enrollment.objects.select_for_update(of=("self",))
+        .select_related("program", "customer", "tier")
+        .filter(pk__in=[first.pk, second.pk])
+        .order_by("pk")
+    }
+    into, out_of = locked[survivor.pk], locked[merged.pk]
+    if into.program_id != out_of.program_id:
+        raise ValueError("enrolments of different programmes cannot be combined")
+    for lot in out_of.lots.filter(remaining__gt=0).order_by(
+        F("expires_at").asc(nulls_last=True), "pk"
+    ):
+        _append_points(
+            out_of,
+            kind=PointsKind.TRANSFER_OUT,
+            points=-lot.remaining,
+            actor=actor,
+            reason=f"Merged into {into.customer.public_id}",
+        )
+        PointsLot.objects.filter(pk=lot.pk).update(remaining=0)
+        row = _append_points(
+            into,
+            kind=PointsKind.TRANSFER_IN,
+            points=lot.remaining,
+            actor=actor,
+            reason=f"Merged from {out_of.customer.public_id}",
+            expires_at=lot.expires_at,
+        )
+        PointsLot.objects.create(
+            enrollment=into,
+            award=row,
+            points=lot.remaining,
+            remaining=lot.remaining,
+            expires_at=lot.expires_at,
+        )
+    if out_of.points_earned:
+        Enrollment.objects.filter(pk=into.pk).update(
+            points_earned=F("points_earned") + out_of.points_earned
+        )
+        into.points_earned += out_of.points_earned
+    if out_of.tier is not None and (into.tier is None or out_of.tier.number > into.tier.number):
+        return _change_tier(
+            into, out_of.tier, out_of.tier_expires_at, TierChangeReason.MERGE, actor
+        )
+    return _promote(into, actor)
+
+
+@transaction.atomic
+def card_absorb(*, survivor: CustomerCard, merged: CustomerCard, actor: Actor) -> None:
+    """Move `merged`'s stamps onto `survivor` (same stamp card), on both ledgers, and retire
+    the merged card."""
+    first, second = sorted([survivor, merged], key=lambda c: c.pk)
+    locked = {
+        c.pk: c
+        for c in CustomerCard.objects.select_for_update(of=("self",))
+        .select_related("stamp_card", "customer")
+        .filter(pk__in=[first.pk, second.pk])
+        .order_by("pk")
+    }
+    into, out_of = locked[survivor.pk], locked[merged.pk]
+    if into.stamp_card_id != out_of.stamp_card_id:
+        raise ValueError("cards of different stamp cards cannot be combined")
+    if out_of.stamps:
+        moved = out_of.stamps
+        _append_stamps(
+            out_of,
+            stamps=-moved,
+            actor=actor,
+            kind=StampKind.ADJUST,
+            reason=f"Merged into card {into.code}",
+        )
+        _append_stamps(
+            into,
+            stamps=moved,
+            actor=actor,
+            kind=StampKind.ADJUST,
+            reason=f"Merged from card {out_of.code}",
+        )
+    CustomerCard.objects.filter(pk=out_of.pk).update(
+        status=CardStatus.INACTIVE, updated_at=timezone.now()
+    )

@@ -132,10 +132,8 @@ class CustomerViewSet(OrganizationViewSet):
         return OrderingFilter().filter_queryset(self.request, queryset, self)
 
     def get_object(self) -> Customer:
-        customer = (
-            Customer.objects.filter(organization=self.organization, public_id=self.kwargs["id"])
-            .select_related("organization")
-            .first()
+        customer = selectors.customer_get(
+            organization=self.organization, public_id=self.kwargs["id"]
         )
         if customer is None:
             raise DomainError(ErrorCode.NOT_FOUND, "No such customer.", field="customer")
@@ -242,9 +240,9 @@ class CustomerChildViewSet(OrganizationViewSet):
     pagination_class = None
 
     def customer(self) -> Customer:
-        customer = Customer.objects.filter(
+        customer = selectors.customer_get(
             organization=self.organization, public_id=self.kwargs["customer_id"]
-        ).first()
+        )
         if customer is None:
             raise DomainError(ErrorCode.NOT_FOUND, "No such customer.", field="customer")
         return customer
@@ -278,6 +276,7 @@ class IdentifierViewSet(mixins.ListModelMixin, CustomerChildViewSet):
             source=data["source"],
             account_id=data.get("account_id", ""),
             data=serializer.to_input(data),
+            actor=self.actor,
         )
         return Response(IdentifierSerializer(identifier).data, status=status.HTTP_201_CREATED)
 
@@ -294,12 +293,14 @@ class IdentifierViewSet(mixins.ListModelMixin, CustomerChildViewSet):
             "extended_fields": identifier.extended_fields,
         }
         data = serializer.to_input({**current, **serializer.validated_data})
-        identifier = services.identifier_update(identifier=identifier, data=data)
+        identifier = services.identifier_update(identifier=identifier, data=data, actor=self.actor)
         return Response(IdentifierSerializer(identifier).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request, customer_id, pk):
-        services.identifier_remove(identifier=self.child(Identifier.objects.all()))
+        services.identifier_remove(
+            identifier=self.child(Identifier.objects.select_related("customer")), actor=self.actor
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -318,6 +319,7 @@ class ChannelViewSet(mixins.ListModelMixin, CustomerChildViewSet):
         channel = services.channel_add(
             customer=customer,
             data=ChannelInputSerializer.to_input(serializer.validated_data),
+            actor=self.actor,
         )
         return Response(ChannelSerializer(channel).data, status=status.HTTP_201_CREATED)
 
@@ -338,11 +340,14 @@ class ChannelViewSet(mixins.ListModelMixin, CustomerChildViewSet):
             office=meta.get("office", channel.office),
             last_viewed_at=meta.get("last_viewed_at", channel.last_viewed_at),
         )
-        return Response(ChannelSerializer(services.channel_update(channel=channel, data=data)).data)
+        channel = services.channel_update(channel=channel, data=data, actor=self.actor)
+        return Response(ChannelSerializer(channel).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request, customer_id, pk):
-        services.channel_remove(channel=self.child(CommChannel.objects.all()))
+        services.channel_remove(
+            channel=self.child(CommChannel.objects.select_related("customer")), actor=self.actor
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -328,9 +328,7 @@ class CustomersView(VendorView):
     def customer(self, customer_id: str | None) -> Customer:
         customer = None
         if customer_id and str(customer_id).isdigit() and len(str(customer_id)) < 19:
-            customer = Customer.objects.filter(
-                organization=self.organization, pk=int(customer_id)
-            ).first()
+            customer = selectors.customer_get(organization=self.organization, pk=int(customer_id))
         if customer is None:
             raise DomainError(ErrorCode.NOT_FOUND, "Customer not found.", field="customerId")
         return customer

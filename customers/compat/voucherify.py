@@ -24,7 +24,7 @@ from rest_framework.response import Response
 
 from crm.api.authentication import client_for_key
 from crm.errors import DomainError, ErrorCode
-from customers import services
+from customers import selectors, services
 from customers.inputs import UNSET, CustomerInput
 from customers.models import Customer
 from customers.validation import in_utc
@@ -247,8 +247,12 @@ class VoucherifyView(VendorView):
 
     def find(self, key: str) -> Customer:
         """A customer by Voucherify id (our public id) or by source_id (our external id)."""
-        lookup = {"public_id": key} if key.startswith("cust_") else {"external_id": key}
-        customer = Customer.objects.filter(organization=self.organization, **lookup).first()
+        if key.startswith("cust_"):
+            customer = selectors.customer_get(organization=self.organization, public_id=key)
+        else:
+            customer = Customer.objects.filter(
+                organization=self.organization, external_id=key
+            ).first()
         if customer is None:
             raise DomainError(
                 ErrorCode.NOT_FOUND, f"Cannot find customer with id {key}", field=None
@@ -278,7 +282,7 @@ class CustomersView(VoucherifyView):
         params = request.query_params
         limit = self.number(params, "limit", DEFAULT_LIMIT, MAX_LIMIT)
         page = self.number(params, "page", 1, None)
-        customers = Customer.objects.filter(organization=self.organization)
+        customers = selectors.customers_of(self.organization)
         filters = Q()
         if params.get("email"):
             filters &= Q(email=params["email"].strip().lower())

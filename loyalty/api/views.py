@@ -11,8 +11,8 @@ from crm.api.base import OrganizationViewSet
 from crm.api.fields import ID_PATTERN, id_filter
 from crm.api.pagination import CursorPage
 from crm.errors import DomainError, ErrorCode
+from customers import selectors as customer_selectors
 from customers.api.views import CustomerChildViewSet
-from customers.models import Customer
 from loyalty import selectors, services
 from loyalty.models import (
     Coupon,
@@ -256,9 +256,9 @@ class CouponViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizati
         series = CouponSeries.objects.filter(
             organization=self.organization, pk=data["series_id"]
         ).first()
-        customer = Customer.objects.filter(
+        customer = customer_selectors.customer_get(
             organization=self.organization, public_id=data["customer_id"]
-        ).first()
+        )
         if series is None:
             raise not_found("series_id")
         if customer is None:

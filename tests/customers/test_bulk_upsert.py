@@ -149,7 +149,7 @@ def test_a_batch_of_new_customers_is_written_in_a_few_queries(org, django_assert
         )
         for i in range(100)
     ]
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(17):
         outcomes = customers_upsert_many(organization=org, items=batch)
     assert [o.result.created for o in outcomes] == [True] * 100
     assert Customer.objects.filter(organization=org).count() == 100

@@ -1,0 +1,305 @@
+"""Merging two customers into one, and erasing a customer's personal data."""
+
+import datetime as dt
+
+import pytest
+from django.db.models import Sum
+from django.utils import timezone
+
+from crm.actors import Actor
+from crm.errors import DomainError
+from customers.inputs import ChannelInput, IdentifierInput
+from customers.lifecycle import customer_erase, customer_merge, merge_plan
+from customers.models import AuditEvent, CommChannel, Customer, CustomerStatus, Identifier
+from customers.services import channel_add, identifier_add
+from loyalty.models import (
+    CardLinkDelivery,
+    CardStatus,
+    Coupon,
+    CouponSeries,
+    PointsKind,
+    PointsTransaction,
+    StampKind,
+    StampTransaction,
+    TierChange,
+)
+from loyalty.services import (
+    card_links_send,
+    coupon_issue,
+    points_award,
+    stamps_add,
+)
+from tests.customers.factories import ChannelFactory, CustomerFactory, IdentifierFactory
+from tests.loyalty.factories import (
+    CustomerCardFactory,
+    EnrollmentFactory,
+    ProgramFactory,
+    StampCardFactory,
+    TierFactory,
+)
+
+pytestmark = pytest.mark.django_db
+STAFF = Actor("staff", "7 supervisor")
+
+
+def award(enrollment, points, expires_at=None):
+    points_award(
+        organization=enrollment.customer.organization,
+        enrollment=enrollment,
+        points=points,
+        expires_at=expires_at,
+        actor=STAFF,
+    )
+
+
+@pytest.fixture
+def pair(org):
+    survivor = CustomerFactory(
+        organization=org,
+        first_name="Asha",
+        last_name="Rao",
+        email="asha@example.com",
+        phone=None,
+        city="",
+    )
+    merged = CustomerFactory(
+        organization=org,
+        first_name="Ash",
+        last_name="Rao",
+        email=None,
+        phone="+919804542631",
+        city="Pune",
+        custom_fields={"pet": "cat"},
+    )
+    return survivor, merged
+
+
+def test_a_merge_moves_everything_to_the_survivor_and_keeps_its_values(org, pair):
+    survivor, merged = pair
+    IdentifierFactory(source_account__customer=survivor, source="INSTORE", value="S-1")
+    IdentifierFactory(
+        source_account__customer=merged,
+        source_account__source="WECHAT",
+        source_account__account_id="wx",
+        type="wechat",
+        value="wx-123",
+    )
+    ChannelFactory(customer=survivor, type="email", value="asha@example.com", primary=True)
+    ChannelFactory(customer=merged, type="email", value="ash@example.com", primary=True)
+    ChannelFactory(customer=merged, type="email", value="asha@example.com")
+    program_only_merged = ProgramFactory(organization=org)
+    award(EnrollmentFactory(customer=merged, program=program_only_merged), 40)
+    series = CouponSeries.objects.create(organization=org, description="Welcome")
+    coupon_issue(organization=org, series=series, customer=merged, actor=STAFF)
+    referred = CustomerFactory(organization=org, referred_by=merged)
+
+    plan = merge_plan(survivor=survivor, merged=merged)
+    assert [(c.what, c.kept, c.dropped) for c in plan.conflicts] == [("first_name", "Asha", "Ash")]
+    assert plan.filled == {"phone": "+919804542631", "city": "Pune"}
+
+    customer_merge(survivor=survivor, merged=merged, actor=STAFF)
+
+    survivor.refresh_from_db()
+    merged.refresh_from_db()
+    assert (survivor.first_name, survivor.phone, survivor.city) == ("Asha", "+919804542631", "Pune")
+    assert survivor.custom_fields == {"pet": "cat"}
+    assert set(survivor.identifiers.values_list("value", flat=True)) == {"S-1", "wx-123"}
+    assert set(survivor.source_accounts.values_list("source", flat=True)) == {"INSTORE", "WECHAT"}
+    channels = {(c.value, c.primary) for c in survivor.channels.all()}
+    assert channels == {("asha@example.com", True), ("ash@example.com", False)}
+    assert survivor.enrollments.get().points_balance == 40
+    assert Coupon.objects.get().customer == survivor
+    referred.refresh_from_db()
+    assert referred.referred_by == survivor
+    # The tombstone: no personal data, pointing to the survivor.
+    assert merged.merged_into == survivor
+    assert (merged.first_name, merged.phone, merged.city, merged.custom_fields) == (
+        "",
+        None,
+        "",
+        {},
+    )
+    assert not merged.identifiers.exists()
+    assert not merged.channels.exists()
+    event = survivor.events.get(action="merged")
+    assert event.changes["merged customer"] == [None, merged.public_id]
+    assert event.changes["first_name (kept)"] == ["Ash", "Asha"]
+    assert event.actor == "staff:7 supervisor"
+
+
+def test_enrolments_in_the_same_programme_combine_their_ledgers_lot_by_lot(org, pair):
+    survivor, merged = pair
+    program = ProgramFactory(organization=org)
+    TierFactory(program=program, number=1, points_threshold=0)
+    gold = TierFactory(program=program, number=2, points_threshold=1000)
+    kept = EnrollmentFactory(customer=survivor, program=program)
+    gone = EnrollmentFactory(customer=merged, program=program)
+    award(kept, 100)
+    soon = timezone.now() + dt.timedelta(days=30)
+    award(gone, 50, expires_at=soon)
+    award(gone, 950)
+    ledger_total = PointsTransaction.objects.aggregate(total=Sum("points"))["total"]
+    rows = PointsTransaction.objects.count()
+
+    customer_merge(survivor=survivor, merged=merged, actor=STAFF)
+
+    kept.refresh_from_db()
+    gone.refresh_from_db()
+    assert (kept.points_balance, gone.points_balance) == (1100, 0)
+    assert kept.points_earned == 1100
+    assert kept.tier == gold  # the combined earned points reach the gold threshold
+    # Nothing rewritten: four new rows, two out of the merged enrolment, two into the survivor's.
+    assert PointsTransaction.objects.count() == rows + 4
+    assert PointsTransaction.objects.aggregate(total=Sum("points"))["total"] == ledger_total
+    moved_in = kept.points_transactions.filter(kind=PointsKind.TRANSFER_IN)
+    assert sorted((t.points, t.expires_at) for t in moved_in) == [(50, soon), (950, None)]
+    assert sorted(kept.lots.values_list("remaining", flat=True)) == [50, 100, 950]
+    assert gone.points_transactions.filter(kind=PointsKind.TRANSFER_OUT).count() == 2
+    # The merged enrolment's history stays with it, on the tombstone.
+    assert gone.customer_id == merged.pk
+
+
+def test_the_higher_tier_survives_a_merge(org, pair):
+    survivor, merged = pair
+    program = ProgramFactory(organization=org)
+    TierFactory(program=program, number=1)
+    silver = TierFactory(program=program, number=2, points_threshold=10**9)
+    kept = EnrollmentFactory(customer=survivor, program=program)
+    gone = EnrollmentFactory(customer=merged, program=program, tier=silver)
+
+    customer_merge(survivor=survivor, merged=merged, actor=STAFF)
+
+    kept.refresh_from_db()
+    assert kept.tier == silver
+    assert TierChange.objects.filter(enrollment=kept, reason="merge").exists()
+    assert gone.pk != kept.pk
+
+
+def test_cards_of_the_same_stamp_card_combine_their_stamps(org, pair):
+    survivor, merged = pair
+    stamp_card = StampCardFactory(organization=org)
+    kept = CustomerCardFactory(customer=survivor, stamp_card=stamp_card)
+    gone = CustomerCardFactory(customer=merged, stamp_card=stamp_card)
+    other = CustomerCardFactory(customer=merged, stamp_card=StampCardFactory(organization=org))
+    stamps_add(organization=org, card=kept, stamps=2, actor=STAFF)
+    stamps_add(organization=org, card=gone, stamps=3, actor=STAFF)
+
+    customer_merge(survivor=survivor, merged=merged, actor=STAFF)
+
+    kept.refresh_from_db()
+    gone.refresh_from_db()
+    other.refresh_from_db()
+    assert (kept.stamps, gone.stamps, gone.status) == (5, 0, CardStatus.INACTIVE)
+    assert other.customer == survivor
+    adjustments = StampTransaction.objects.filter(kind=StampKind.ADJUST)
+    assert sorted(adjustments.values_list("stamps", flat=True)) == [-3, 3]
+
+
+def test_an_old_id_resolves_to_the_survivor_in_the_api(api, org, pair):
+    survivor, merged = pair
+    customer_merge(survivor=survivor, merged=merged, actor=STAFF)
+
+    response = api.get(f"/api/v1/customers/{merged.public_id}/")
+    assert response.status_code == 200
+    assert response.json()["id"] == survivor.public_id
+    response = api.patch(
+        f"/api/v1/customers/{merged.public_id}/", {"last_name": "Iyer"}, format="json"
+    )
+    assert response.status_code == 200
+    survivor.refresh_from_db()
+    assert survivor.last_name == "Iyer"
+    listed = [c["id"] for c in api.get("/api/v1/customers/").json()["results"]]
+    assert listed == [survivor.public_id]
+
+
+def test_a_merge_of_a_merged_customer_re_points_its_tombstones(org, pair):
+    survivor, merged = pair
+    older = CustomerFactory(organization=org)
+    customer_merge(survivor=merged, merged=older, actor=STAFF)
+    customer_merge(survivor=survivor, merged=merged, actor=STAFF)
+    older.refresh_from_db()
+    assert older.merged_into == survivor
+
+
+@pytest.mark.parametrize(
+    ("what", "message"),
+    [
+        ("itself", "itself"),
+        ("other organization", "same organization"),
+        ("tombstone", "already merged"),
+    ],
+)
+def test_merges_that_make_no_sense_are_refused(org, other_org, pair, what, message):
+    survivor, merged = pair
+    if what == "itself":
+        merged = survivor
+    elif what == "other organization":
+        merged = CustomerFactory(organization=other_org)
+    else:
+        customer_merge(survivor=survivor, merged=merged, actor=STAFF)
+        merged.refresh_from_db()
+    with pytest.raises(DomainError, match=message):
+        customer_merge(survivor=survivor, merged=merged, actor=STAFF)
+
+
+def test_erasure_removes_personal_data_and_keeps_ledger_totals(org, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    customer = CustomerFactory(
+        organization=org,
+        first_name="Mira",
+        email="mira@example.com",
+        city="Goa",
+        custom_fields={"pet": "dog"},
+    )
+    identifier_add(
+        customer=customer,
+        source="INSTORE",
+        data=IdentifierInput("cardnumber", "CARD-77"),
+        actor=STAFF,
+    )
+    channel_add(customer=customer, data=ChannelInput("email", "mira@example.com"), actor=STAFF)
+    enrollment = EnrollmentFactory(customer=customer)
+    award(enrollment, 70)
+    card = CustomerCardFactory(customer=customer)
+    stamps_add(organization=org, card=card, stamps=4, actor=STAFF)
+    card_links_send(organization=org, card=card, actor=STAFF)
+    totals = (
+        PointsTransaction.objects.count(),
+        PointsTransaction.objects.aggregate(total=Sum("points"))["total"],
+        StampTransaction.objects.count(),
+    )
+
+    customer_erase(customer=customer, actor=STAFF)
+
+    customer.refresh_from_db()
+    assert (customer.first_name, customer.email, customer.city) == ("", None, "")
+    assert customer.custom_fields == {}
+    assert customer.status == CustomerStatus.DELETED
+    assert customer.erased_at is not None
+    assert not Identifier.objects.filter(customer=customer).exists()
+    assert not CommChannel.objects.filter(customer=customer).exists()
+    assert set(CardLinkDelivery.objects.values_list("address", flat=True)) == {"(erased)"}
+    history = AuditEvent.objects.filter(customer=customer)
+    assert history.count() > 3
+    text = str(list(history.values_list("changes", flat=True)))
+    for personal in ("Mira", "mira@example.com", "CARD-77", "Goa", "dog"):
+        assert personal not in text
+    assert history.filter(action="erased", actor="staff:7 supervisor").exists()
+    enrollment.refresh_from_db()
+    card.refresh_from_db()
+    assert (enrollment.points_balance, card.stamps) == (70, 4)
+    assert (
+        PointsTransaction.objects.count(),
+        PointsTransaction.objects.aggregate(total=Sum("points"))["total"],
+        StampTransaction.objects.count(),
+    ) == totals
+    with pytest.raises(DomainError, match="already erased"):
+        customer_erase(customer=customer, actor=STAFF)
+
+
+def test_an_erased_customer_keeps_its_id_and_counts_in_the_api(api, org):
+    customer = CustomerFactory(organization=org, first_name="Mira")
+    customer_erase(customer=customer, actor=STAFF)
+    body = api.get(f"/api/v1/customers/{customer.public_id}/").json()
+    assert (body["id"], body["first_name"], body["email"]) == (customer.public_id, "", None)
+    assert Customer.objects.filter(organization=org).count() == 1
