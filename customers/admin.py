@@ -6,8 +6,10 @@ the admin exactly as in every other door.
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import Q
 from django.forms.models import BaseInlineFormSet
+from django.utils.html import format_html
 
 from crm.actors import SYSTEM, Actor
 from crm.admin_paging import CappedCountPaginator
@@ -16,6 +18,7 @@ from crm.tenancy import ReadOnlyAdminMixin, TenantScopedAdmin, TenantScopedMixin
 from loyalty.models import CustomerCard, Enrollment
 
 from . import selectors, services
+from .console import ConsoleMixin
 from .inputs import PROFILE_FIELDS, ChannelInput, CustomerInput, IdentifierInput
 from .models import (
     CommChannel,
@@ -287,11 +290,20 @@ class CardInline(ReadOnlyAdminMixin, admin.TabularInline):
     show_change_link = True
 
 
+class LiveCustomerChangeList(ChangeList):
+    """The list shows live customers: a merged-away one is found by its old id (search)."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        queryset = super().get_queryset(request, exclude_parameters)
+        return queryset.filter(merged_into__isnull=True)
+
+
 @admin.register(Customer)
-class CustomerAdmin(TenantScopedAdmin):
+class CustomerAdmin(ConsoleMixin, TenantScopedAdmin):
     form = CustomerAdminForm
     list_display = [
-        "__str__",
+        "customer",
+        "public_id",
         "email",
         "phone",
         "status",
@@ -299,6 +311,8 @@ class CustomerAdmin(TenantScopedAdmin):
         "organization",
         "created_at",
     ]
+    # The name opens the 360 page; the id opens the edit form.
+    list_display_links = ["public_id"]
     list_filter = ["status", "loyalty_type", "organization"]
     list_select_related = ["organization"]
     # Searched by customer_search (get_search_results): this only makes the admin show the box.
@@ -308,9 +322,16 @@ class CustomerAdmin(TenantScopedAdmin):
     show_full_result_count = False
     paginator = CappedCountPaginator
     ordering = ["-created_at"]
-    readonly_fields = ["public_id", "referral_code", "referred_by", "created_at", "updated_at"]
+    readonly_fields = [
+        "overview",
+        "public_id",
+        "referral_code",
+        "referred_by",
+        "created_at",
+        "updated_at",
+    ]
     fieldsets = [
-        (None, {"fields": ["organization", "public_id", ("first_name", "last_name")]}),
+        (None, {"fields": ["overview", "organization", "public_id", ("first_name", "last_name")]}),
         (
             "Contact",
             {"fields": [("email", "email_verified"), "phone", "birthday", "external_id"]},
@@ -341,12 +362,26 @@ class CustomerAdmin(TenantScopedAdmin):
     ]
     inlines = [SourceAccountInline, IdentifierInline, ChannelInline, EnrollmentInline, CardInline]
 
+    def get_changelist(self, request, **kwargs):
+        return LiveCustomerChangeList
+
+    @admin.display(description="Customer", ordering="last_name")
+    def customer(self, obj):
+        return format_html('<a href="{}">{}</a>', self.overview_url(obj), obj)
+
+    @admin.display(description="Customer 360")
+    def overview(self, obj):
+        if obj.pk is None:
+            return "—"
+        return format_html('<a href="{}">Open the customer 360 page</a>', self.overview_url(obj))
+
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
         if not term:
             return queryset, False
         if term.startswith("cust_"):
-            return queryset.filter(public_id=term), False
+            # An old id of a merged-away customer finds the customer it was merged into.
+            return queryset.filter(Q(public_id=term) | Q(merged_away__public_id=term)), False
         organization = None if sees_all(request) else request.user.organization
         return selectors.customer_search(queryset, organization=organization, text=term), False
 

@@ -1,0 +1,225 @@
+"""The member-care console: the 360 page, staff actions, merge and erasure, by role."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.contrib.messages import get_messages
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from crm.actors import Actor
+from customers.lifecycle import customer_merge
+from customers.models import AuditEvent, Customer, CustomerStatus, ExtendedFieldDefinition
+from loyalty.models import PointsTransaction
+from loyalty.services import points_award
+from tests.crm.factories import StaffFactory
+from tests.customers.factories import ChannelFactory, CustomerFactory, IdentifierFactory
+from tests.loyalty.factories import (
+    CustomerCardFactory,
+    EnrollmentFactory,
+    RewardFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def member_of(group, org, client, username):
+    user = StaffFactory(username=username, organization=org, all_permissions=False)
+    user.user_permissions.clear()
+    user.groups.add(Group.objects.get(name=group))
+    client.force_login(user)
+    return user
+
+
+@pytest.fixture
+def agent(client, org):
+    member_of("agent", org, client, "agent")
+    return client
+
+
+@pytest.fixture
+def supervisor(client, org):
+    member_of("supervisor", org, client, "supervisor")
+    return client
+
+
+def overview(customer):
+    return reverse("admin:customers_customer_360", args=[customer.pk])
+
+
+def action(customer, name):
+    return reverse("admin:customers_customer_action", args=[customer.pk, name])
+
+
+def said(response):
+    """The message the request left (earlier, unread ones come before it)."""
+    return [str(m) for m in get_messages(response.wsgi_request)][-1]
+
+
+def full_customer(org, n=1):
+    customer = CustomerFactory(organization=org, first_name="Lena")
+    for i in range(n):
+        IdentifierFactory(source_account__customer=customer, value=f"id-{i}-{customer.pk}")
+        ChannelFactory(customer=customer)
+        enrollment = EnrollmentFactory(customer=customer)
+        for _ in range(n):
+            points_award(organization=org, enrollment=enrollment, points=5, actor=Actor("system"))
+        card = CustomerCardFactory(customer=customer)
+        RewardFactory(stamp_card=card.stamp_card, name=f"Coffee {i}")
+        CustomerFactory(organization=org, referred_by=customer)
+    return customer
+
+
+def test_the_360_page_shows_everything_in_a_fixed_number_of_queries(agent, org):
+    small = full_customer(org, 1)
+    large = full_customer(org, 4)
+
+    def queries(customer):
+        with CaptureQueriesContext(connection) as captured:
+            response = agent.get(overview(customer))
+        assert response.status_code == 200
+        return len(captured), response.content.decode()
+
+    few, _ = queries(small)
+    many, page = queries(large)
+    assert many == few
+    for shown in [
+        "Lena",
+        "id-3-",
+        "Coffee 3",
+        "full ledger",
+        "Apple Wallet",
+        "4 customer(s) referred",
+        "Change history",
+        "Add stamps",
+    ]:
+        assert shown in page, shown
+
+
+def test_an_agent_adds_a_stamp_and_it_is_on_record(agent, org):
+    customer = CustomerFactory(organization=org)
+    card = CustomerCardFactory(customer=customer)
+    response = agent.post(action(customer, "stamps"), {"card": card.pk, "stamps": 2})
+    assert response.status_code == 302
+    card.refresh_from_db()
+    assert card.stamps == 2
+    event = AuditEvent.objects.get(customer=customer, subject="stamps")
+    assert event.actor.endswith(" agent")
+    assert event.actor.startswith("staff:")
+
+
+def test_an_agent_cannot_adjust_points_merge_or_erase(agent, org):
+    customer = CustomerFactory(organization=org)
+    enrollment = EnrollmentFactory(customer=customer)
+    response = agent.post(
+        action(customer, "points"),
+        {"enrollment": enrollment.pk, "direction": "award", "points": 10, "reason": "Goodwill"},
+    )
+    assert said(response) == "Award or deduct points: you do not have permission to do this."
+    assert not PointsTransaction.objects.exists()
+    for name in ("merge", "erase"):
+        url = reverse(f"admin:customers_customer_{name}", args=[customer.pk])
+        assert agent.get(url).status_code == 403
+
+
+def test_a_supervisor_awards_points_with_a_reason(supervisor, org):
+    customer = CustomerFactory(organization=org)
+    enrollment = EnrollmentFactory(customer=customer)
+    response = supervisor.post(
+        action(customer, "points"),
+        {"enrollment": enrollment.pk, "direction": "award", "points": 10, "reason": "Goodwill"},
+    )
+    assert said(response) == "Awarded 10 points: the balance is 10."
+    row = PointsTransaction.objects.get()
+    assert (row.points, row.reason) == (10, "Goodwill")
+    response = supervisor.post(
+        action(customer, "points"),
+        {"enrollment": enrollment.pk, "direction": "deduct", "points": 99, "reason": "Oops"},
+    )
+    assert said(response) == (
+        "Award or deduct points: points: The balance is 10 points; 99 cannot be deducted."
+    )
+
+
+def test_bad_input_to_an_action_is_a_message_not_an_error(agent, org, other_org):
+    customer = CustomerFactory(organization=org)
+    foreign_card = CustomerCardFactory(customer=CustomerFactory(organization=other_org))
+    response = agent.post(action(customer, "stamps"), {"card": foreign_card.pk, "stamps": 1})
+    assert response.status_code == 302
+    assert said(response).startswith("Add stamps: card: Select a valid choice.")
+    foreign_card.refresh_from_db()
+    assert foreign_card.stamps == 0
+
+
+def test_extended_fields_are_edited_with_their_types(agent, org):
+    ExtendedFieldDefinition.objects.create(
+        organization=org, name="size", data_type="enum", allowed_values=["S", "M"]
+    )
+    ExtendedFieldDefinition.objects.create(organization=org, name="visits", data_type="integer")
+    customer = CustomerFactory(organization=org, custom_fields={"old": "x"})
+    page = agent.get(overview(customer)).content.decode()
+    assert 'name="ext_size"' in page
+    assert '<option value="M">M</option>' in page
+    response = agent.post(
+        action(customer, "fields"),
+        {"ext_size": "M", "ext_visits": "7", "custom_fields": "colour = blue"},
+    )
+    assert said(response) == "Fields saved."
+    customer.refresh_from_db()
+    assert customer.extended_fields == {"size": "M", "visits": 7}
+    assert customer.custom_fields == {"colour": "blue"}
+    response = agent.post(action(customer, "fields"), {"ext_visits": "many"})
+    assert "Enter a whole number" in said(response)
+
+
+def test_a_supervisor_merges_after_seeing_the_conflicts(supervisor, org):
+    survivor = CustomerFactory(organization=org, first_name="Asha")
+    merged = CustomerFactory(organization=org, first_name="Ash", email="ash@example.com")
+    url = reverse("admin:customers_customer_merge", args=[survivor.pk])
+    found = supervisor.get(url, {"other": "ash@"}).content.decode()
+    assert merged.public_id in found
+    review = supervisor.get(url, {"merged": merged.pk}).content.decode()
+    assert "first_name" in review
+    assert "Ash" in review
+    response = supervisor.post(url, {"merged": merged.pk, "confirm": "yes"})
+    assert response.status_code == 302
+    merged.refresh_from_db()
+    assert merged.merged_into == survivor
+    # The old id leads to the survivor, in the list search and on its 360 page.
+    listed = supervisor.get(reverse("admin:customers_customer_changelist"), {"q": merged.public_id})
+    assert list(listed.context["cl"].result_list) == [survivor]
+    assert supervisor.get(overview(merged)).url == overview(survivor)
+
+
+def test_erasure_takes_two_confirmations(supervisor, org):
+    customer = CustomerFactory(organization=org, first_name="Mira")
+    url = reverse("admin:customers_customer_erase", args=[customer.pk])
+    wrong = supervisor.post(url, {"public_id": "cust_nope"})
+    assert "id exactly as shown" in wrong.content.decode()
+    step_two = supervisor.post(url, {"public_id": customer.public_id})
+    token = step_two.context["token"]
+    customer.refresh_from_db()
+    assert customer.erased_at is None
+    assert supervisor.post(url, {"token": "forged"}).status_code == 302
+    customer.refresh_from_db()
+    assert customer.erased_at is None
+    supervisor.post(url, {"token": token})
+    customer.refresh_from_db()
+    assert customer.erased_at is not None
+    assert customer.first_name == ""
+    assert customer.status == CustomerStatus.DELETED
+
+
+def test_merged_away_customers_are_not_listed(agent, org):
+    survivor = CustomerFactory(organization=org)
+    merged = CustomerFactory(organization=org)
+    customer_merge(survivor=survivor, merged=merged, actor=Actor("system"))
+    listed = agent.get(reverse("admin:customers_customer_changelist")).context["cl"].result_list
+    assert list(listed) == [survivor]
+    assert Customer.objects.count() == 2
+
+
+def test_another_organizations_customer_is_not_found(agent, other_org):
+    foreign = CustomerFactory(organization=other_org)
+    assert agent.get(overview(foreign)).status_code == 404
+    assert agent.post(action(foreign, "stamps"), {"stamps": 1}).status_code == 404
