@@ -473,6 +473,12 @@ class AuditEvent(models.Model):
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(fields=["customer", "-created_at"], name="audit_by_customer"),
+            # Events of no one customer: an import batch's, which lists the customers it wrote.
+            models.Index(
+                fields=["organization", "created_at"],
+                condition=Q(customer__isnull=True),
+                name="audit_unlinked_by_time",
+            ),
         ]
 
     def __str__(self) -> str:

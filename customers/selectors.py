@@ -1,5 +1,6 @@
 """Reads of customer data, always within one organization."""
 
+import datetime as dt
 import json
 import re
 from collections.abc import Iterator
@@ -490,9 +491,31 @@ def customer_overview(customer: Customer) -> Overview:
         referrals=list(referrals[:REFERRALS_SHOWN]),
         referral_count=referrals.count(),
         merged_away=list(customer.merged_away.order_by("pk").values_list("public_id", flat=True)),
-        history=list(
-            AuditEvent.objects.filter(customer=customer).order_by("-created_at", "-pk")[
-                :HISTORY_SHOWN
-            ]
-        ),
+        history=_history(customer),
     )
+
+
+# An import batch records one event listing the customers it registered, just after writing
+# them: it is found within this time of the customer's registration.
+IMPORT_EVENT_WITHIN = dt.timedelta(minutes=10)
+
+
+def _history(customer: Customer) -> list[AuditEvent]:
+    """The customer's newest events, with the import batch's that registered them, if any."""
+    events = list(
+        AuditEvent.objects.filter(customer=customer).order_by("-created_at", "-pk")[:HISTORY_SHOWN]
+    )
+    if customer.imported_at is None:
+        return events
+    batches = AuditEvent.objects.filter(
+        organization_id=customer.organization_id,
+        customer__isnull=True,
+        subject="import",
+        created_at__gte=customer.created_at,
+        created_at__lte=customer.created_at + IMPORT_EVENT_WITHIN,
+    )
+    for batch in batches:
+        if customer.public_id in (batch.changes.get("customers") or [None, []])[1]:
+            batch.changes = {"customer": [None, customer.public_id], "run": batch.changes["run"]}
+            events.append(batch)
+    return sorted(events, key=lambda e: (e.created_at, e.pk), reverse=True)[:HISTORY_SHOWN]

@@ -56,4 +56,12 @@ class Migration(migrations.Migration):
                 name="customer_not_merged_into_itself",
             ),
         ),
+        migrations.AddIndex(
+            model_name="auditevent",
+            index=models.Index(
+                condition=models.Q(("customer__isnull", True)),
+                fields=["organization", "created_at"],
+                name="audit_unlinked_by_time",
+            ),
+        ),
     ]

@@ -1,8 +1,11 @@
 """The member-care console: the 360 page, staff actions, merge and erasure, by role."""
 
+import io
+
 import pytest
 from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -223,3 +226,13 @@ def test_another_organizations_customer_is_not_found(agent, other_org):
     foreign = CustomerFactory(organization=other_org)
     assert agent.get(overview(foreign)).status_code == 404
     assert agent.post(action(foreign, "stamps"), {"stamps": 1}).status_code == 404
+
+
+def test_an_imported_customer_shows_the_import_in_its_history(agent, org, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("first_name,email\nIda,ida@example.com\nJo,jo@example.com\n")
+    call_command("import_customers", str(path), org="acme", stdout=io.StringIO())
+    ida = Customer.objects.get(email="ida@example.com")
+    history = agent.get(overview(ida)).context["overview"].history
+    assert [(e.subject, e.action) for e in history] == [("import", "created")]
+    assert history[0].changes["customer"] == [None, ida.public_id]
