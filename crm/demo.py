@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import transaction
 
 from customers.inputs import (
@@ -30,6 +31,8 @@ from .services import KEY_PREFIX, api_key_create, api_key_digest
 
 DEMO_SLUG = "demo"
 ADMIN_USERNAME = "admin"
+# Member-care staff of the demo organization, each in the group of the same name.
+STAFF_ROLES = ("agent", "supervisor")
 FIRST_NAMES = ["Asha", "Ravi", "Mei", "Kenji", "Sara", "Tom", "Lina", "Omar", "Priya", "Jun"]
 LAST_NAMES = ["Rao", "Sharma", "Tanaka", "Lee", "Garcia", "Sawyer", "Chen", "Khan", "Iyer", "Park"]
 
@@ -40,6 +43,8 @@ class DemoAccess:
     admin_password: str | None  # None once someone has changed it
     api_key: str | None  # None once the demo key has been revoked
     customers_created: int
+    # The demo organization's member-care staff, by role: {username: password or None}.
+    staff: dict[str, str | None]
 
 
 def derived_secret(purpose: str) -> str:
@@ -97,6 +102,7 @@ def seed_demo(*, customers: int) -> DemoAccess:
         admin_password=_demo_admin(),
         api_key=_demo_api_key(organization),
         customers_created=created_count,
+        staff={role: _demo_staff(organization, role) for role in STAFF_ROLES},
     )
 
 
@@ -157,6 +163,18 @@ def _demo_admin() -> str | None:
     user = User.objects.filter(username=ADMIN_USERNAME).first()
     if user is None:
         User.objects.create_superuser(username=ADMIN_USERNAME, email="", password=password)
+        return password
+    return password if user.check_password(password) else None
+
+
+def _demo_staff(organization: Organization, role: str) -> str | None:
+    password = derived_secret(f"seed_demo {role} password")[:16]
+    user = User.objects.filter(username=role).first()
+    if user is None:
+        user = User.objects.create_user(
+            username=role, password=password, organization=organization, is_staff=True
+        )
+        user.groups.add(Group.objects.get(name=role))
         return password
     return password if user.check_password(password) else None
 

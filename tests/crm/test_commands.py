@@ -61,6 +61,12 @@ def test_seed_demo_prints_a_login_and_a_key_that_work():
     assert User.objects.get(username="admin").check_password(password)
     api_key = ApiKey.objects.get(key_hash=api_key_digest(raw_key))
     assert api_key.organization.slug == DEMO_SLUG
+    for role in ("agent", "supervisor"):
+        staff_password = output.split(f"user {role}  password ")[1].split()[0]
+        staff = User.objects.get(username=role)
+        assert staff.check_password(staff_password)
+        assert list(staff.groups.values_list("name", flat=True)) == [role]
+        assert staff.organization.slug == DEMO_SLUG
     # The same login and key again, without storing them anywhere but as hashes.
     assert run("seed_demo", "--customers", "0") == output
 

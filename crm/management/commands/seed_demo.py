@@ -29,6 +29,9 @@ class Command(BaseCommand):
                 f"Admin login:  user {access.admin_username} (its password was changed since it "
                 "was seeded)"
             )
+        for role, password in access.staff.items():
+            if password:
+                self.stdout.write(f"Member-care {role}:  user {role}  password {password}")
         if access.api_key:
             self.stdout.write(f"Demo API key: {access.api_key}")
         else:
