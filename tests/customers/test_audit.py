@@ -1,14 +1,19 @@
 """Every change to a customer's data is on record, from every door, with who made it."""
 
+import io
+
 import pytest
+from django.core.management import call_command
+from rest_framework.test import APIClient
 
 from crm.actors import Actor
-from customers.inputs import ChannelInput, IdentifierInput
-from customers.models import AuditEvent
+from customers.inputs import ChannelInput, CustomerInput, EnrollmentInput, IdentifierInput
+from customers.models import AuditEvent, Customer
 from customers.services import (
     channel_add,
     channel_remove,
     channel_update,
+    customer_update,
     identifier_add,
     identifier_remove,
     identifier_update,
@@ -30,6 +35,7 @@ from tests.loyalty.factories import ProgramFactory, RewardFactory, StampCardFact
 
 pytestmark = pytest.mark.django_db
 AGENT = Actor("staff", "3 agent")
+VOUCHERIFY = "/compat/voucherify/v1/customers"
 
 
 def history(customer):
@@ -150,3 +156,55 @@ def test_api_changes_record_the_key_and_the_user_context_headers(api, api_key, o
     assert event.actor == f"api_key:{key.pk} {key.prefix}"
     assert event.actor_context == {"entity_type": "STAFF", "entity_id": "till-7"}
     assert event.changes == {"cardnumber in INSTORE": [None, "API-1"]}
+
+
+def test_vendor_adapter_changes_record_the_key(org, api_key):
+    client = APIClient()
+    client.credentials(HTTP_X_APP_ID=org.slug, HTTP_X_APP_TOKEN=api_key[1])
+    client.post(VOUCHERIFY, {"source_id": "s-1", "name": "Bob Smith"}, format="json")
+    reply = client.post(VOUCHERIFY, {"source_id": "s-1", "name": "Robert Smith"}, format="json")
+    assert reply.status_code == 200
+    customer = Customer.objects.get(external_id="s-1")
+    key, _ = api_key
+    assert history(customer)[-1] == (
+        "customer",
+        "updated",
+        {"first_name": ["Bob", "Robert"]},
+        f"api_key:{key.pk} {key.prefix}",
+    )
+
+
+def test_background_jobs_record_the_actor_that_asked(org, django_capture_on_commit_callbacks):
+    program = ProgramFactory(organization=org, name="Club")
+    customer = CustomerFactory(organization=org)
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_update(
+            customer=customer,
+            data=CustomerInput(enrollments=[EnrollmentInput(program.pk, points=75)]),
+            actor=AGENT,
+            loyalty_in_background=True,
+        )
+    events = history(customer)
+    assert [(subject, action) for subject, action, *_ in events] == [
+        ("enrollment", "added"),
+        ("points", "award"),
+    ]
+    assert {actor for *_, actor in events} == {"staff:3 agent"}
+
+
+def test_imports_record_each_update_and_each_batch_of_new_customers(org, tmp_path):
+    existing = CustomerFactory(organization=org, first_name="Old", email="old@example.com")
+    path = tmp_path / "people.csv"
+    path.write_text("first_name,email\nNew,old@example.com\nAnn,ann@example.com\n")
+    call_command("import_customers", str(path), org="acme", stdout=io.StringIO())
+    assert history(existing) == [
+        (
+            "customer",
+            "updated",
+            {"first_name": ["Old", "New"]},
+            "system:import_customers people.csv",
+        )
+    ]
+    batch = AuditEvent.objects.get(subject="import")
+    ann = Customer.objects.get(email="ann@example.com")
+    assert batch.changes["customers"][1] == [ann.public_id]
