@@ -147,9 +147,10 @@ class Customer(models.Model):
     )
     # Set on the customer merged into another: what remains of it is a tombstone whose old id
     # still resolves to the survivor. Always the final survivor (merges re-point older tombstones).
+    # Deleting the survivor deletes its tombstones: everything of a customer goes with it.
     merged_into = models.ForeignKey(
         "self",
-        on_delete=models.PROTECT,
+        on_delete=models.CASCADE,
         null=True,
         blank=True,
         related_name="merged_away",

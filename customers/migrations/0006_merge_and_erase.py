@@ -36,7 +36,7 @@ class Migration(migrations.Migration):
                 db_index=False,
                 editable=False,
                 null=True,
-                on_delete=django.db.models.deletion.PROTECT,
+                on_delete=django.db.models.deletion.CASCADE,
                 related_name="merged_away",
                 to="customers.customer",
             ),

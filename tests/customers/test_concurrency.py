@@ -2,12 +2,15 @@
 
 import pytest
 
+from crm.actors import Actor
 from crm.errors import ErrorCode
 from customers.inputs import CustomerInput, IdentifierInput, SourceAccountInput
-from customers.models import Customer
+from customers.lifecycle import customer_merge
+from customers.models import AuditEvent, Customer
 from customers.services import customer_register, customer_upsert
 from tests.concurrency import errors, run_concurrently
 from tests.crm.factories import OrganizationFactory
+from tests.customers.factories import CustomerFactory
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 
@@ -49,3 +52,26 @@ def test_concurrent_upserts_of_one_email_all_succeed_on_one_customer():
     assert errors(outcomes) == []
     assert sum(outcome.created for outcome in outcomes) == 1
     assert Customer.objects.filter(organization=org).count() == 1
+
+
+def test_opposite_merges_at_once_merge_once_without_deadlock():
+    org = OrganizationFactory()
+    first, second = CustomerFactory(organization=org), CustomerFactory(organization=org)
+    pairs = [(first, second), (second, first)] * 3
+
+    def merge(i):
+        survivor, merged = pairs[i]
+        return customer_merge(
+            survivor=Customer.objects.get(pk=survivor.pk),
+            merged=Customer.objects.get(pk=merged.pk),
+            actor=Actor("staff", "1 supervisor"),
+        )
+
+    outcomes = run_concurrently(len(pairs), merge)
+
+    refused = errors(outcomes)
+    assert len(refused) == len(pairs) - 1
+    assert all("already merged" in error.message for error in refused)
+    tombstones = Customer.objects.filter(merged_into__isnull=False)
+    assert tombstones.count() == 1
+    assert AuditEvent.objects.filter(action="merged").count() == 1

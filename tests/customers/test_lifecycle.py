@@ -303,3 +303,11 @@ def test_an_erased_customer_keeps_its_id_and_counts_in_the_api(api, org):
     body = api.get(f"/api/v1/customers/{customer.public_id}/").json()
     assert (body["id"], body["first_name"], body["email"]) == (customer.public_id, "", None)
     assert Customer.objects.filter(organization=org).count() == 1
+
+
+def test_deleting_a_survivor_deletes_its_tombstones(api, org, pair):
+    survivor, merged = pair
+    customer_merge(survivor=survivor, merged=merged, actor=STAFF)
+    assert api.delete(f"/api/v1/customers/{survivor.public_id}/").status_code == 204
+    assert not Customer.objects.filter(organization=org).exists()
+    assert api.get(f"/api/v1/customers/{merged.public_id}/").status_code == 404
