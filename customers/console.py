@@ -367,7 +367,8 @@ class ConsoleMixin:
         customer = self._customer(request, object_id)
         if customer.merged_into_id is not None:
             messages.info(
-                request, f"{customer.public_id} was merged into {customer.merged_into.public_id}."
+                request,
+                f"Customer {customer.public_id} was merged into {customer.merged_into.public_id}.",
             )
             return redirect(self.overview_url(customer.merged_into))
         overview = selectors.customer_overview(customer)
@@ -456,9 +457,7 @@ class ConsoleMixin:
                 except DomainError as error:
                     messages.error(request, _error_text(error))
                     return HttpResponseRedirect(request.path)
-                messages.success(
-                    request, f"{merged.public_id} was merged into {survivor.public_id}."
-                )
+                messages.success(request, f"Merged {merged.public_id} into {survivor.public_id}.")
                 return HttpResponseRedirect(self.overview_url(survivor))
         return TemplateResponse(request, "admin/customers/customer/merge.html", context)
 
