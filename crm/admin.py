@@ -40,7 +40,15 @@ class StoreAdmin(TenantScopedAdmin):
 
 
 class SuperuserOnlyMixin:
-    """Accounts and permissions span organizations: only superusers manage them."""
+    """Accounts and permissions span organizations: only superusers manage them.
+
+    Others find no rows at all, so that a page of one (the history page looks for the object
+    before it asks for permission) answers alike whether the id exists or not.
+    """
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if sees_all(request) else queryset.none()
 
     def has_module_permission(self, request):
         return sees_all(request)
