@@ -320,6 +320,8 @@ class CustomerAdmin(ConsoleMixin, TenantScopedAdmin):
     search_help_text = "Name, email or phone fragment, identifier value, card code or customer id."
     # A count of every customer on each page load would dominate it on a large table.
     show_full_result_count = False
+    # Counting each filter choice would count the whole table too.
+    show_facets = admin.ShowFacets.NEVER
     paginator = CappedCountPaginator
     ordering = ["-created_at"]
     readonly_fields = [
@@ -419,6 +421,8 @@ class SourceAccountAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_select_related = ["customer"]
     search_fields = ["account_id", "customer__email", "customer__public_id"]
     show_full_result_count = False
+    # Counting each filter choice would count the whole table too.
+    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(Identifier)
@@ -428,6 +432,8 @@ class IdentifierAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_select_related = ["customer", "organization"]
     search_fields = ["value"]
     show_full_result_count = False
+    # Counting each filter choice would count the whole table too.
+    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(CommChannel)
@@ -437,6 +443,8 @@ class CommChannelAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_select_related = ["customer"]
     search_fields = ["value"]
     show_full_result_count = False
+    # Counting each filter choice would count the whole table too.
+    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(StatusLabel)

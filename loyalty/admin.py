@@ -72,6 +72,8 @@ class CouponAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_select_related = ["series", "customer"]
     search_fields = ["code", "customer__email", "customer__public_id"]
     show_full_result_count = False
+    # Counting each filter choice would count the whole table too.
+    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(Tier)
@@ -118,6 +120,8 @@ class EnrollmentAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_select_related = ["customer", "program", "tier"]
     search_fields = ["customer__email", "customer__public_id", "program__name"]
     show_full_result_count = False
+    # Counting each filter choice would count the whole table too.
+    show_facets = admin.ShowFacets.NEVER
     inlines = [PointsTransactionInline, PointsLotInline, TierChangeInline]
 
 
@@ -128,6 +132,8 @@ class TierChangeAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_select_related = ["enrollment__customer", "enrollment__program", "from_tier", "to_tier"]
     search_fields = ["enrollment__customer__email", "enrollment__customer__public_id"]
     show_full_result_count = False
+    # Counting each filter choice would count the whole table too.
+    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(PointsTransaction)
@@ -137,6 +143,8 @@ class PointsTransactionAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_select_related = ["enrollment__customer", "enrollment__program"]
     search_fields = ["reference", "enrollment__customer__email"]
     show_full_result_count = False
+    # Counting each filter choice would count the whole table too.
+    show_facets = admin.ShowFacets.NEVER
 
 
 class RewardInline(TenantScopedMixin, admin.TabularInline):
@@ -176,6 +184,8 @@ class CustomerCardAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_select_related = ["customer", "stamp_card"]
     search_fields = ["code", "customer__email"]
     show_full_result_count = False
+    # Counting each filter choice would count the whole table too.
+    show_facets = admin.ShowFacets.NEVER
     inlines = [StampTransactionInline]
 
 
@@ -186,6 +196,8 @@ class StampTransactionAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_select_related = ["card", "reward"]
     search_fields = ["card__code"]
     show_full_result_count = False
+    # Counting each filter choice would count the whole table too.
+    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(CardLinkDelivery)
@@ -195,3 +207,5 @@ class CardLinkDeliveryAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_select_related = ["customer", "card"]
     search_fields = ["address", "card__code", "customer__email"]
     show_full_result_count = False
+    # Counting each filter choice would count the whole table too.
+    show_facets = admin.ShowFacets.NEVER
