@@ -10,13 +10,16 @@ class CappedCountPaginator(Paginator):
     An exact count of a million customers costs more than the rest of the page; nobody pages
     past the first few hundred, and a search narrows the list instead. The pagination template
     shows a capped count as "CAP+".
+
+    The count ignores the list's order: any CAP + 1 rows will do, and ordered ones would make the
+    database find and sort every match (of a search, say) before it could stop at the cap.
     """
 
     CAP = 10_000
 
     @cached_property
     def count(self) -> int:
-        return min(self.object_list[: self.CAP + 1].count(), self.CAP)
+        return min(self.object_list.order_by()[: self.CAP + 1].count(), self.CAP)
 
     @cached_property
     def capped(self) -> bool:
