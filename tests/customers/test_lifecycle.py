@@ -3,7 +3,9 @@
 import datetime as dt
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils import timezone
 
 from crm.actors import Actor
@@ -30,6 +32,7 @@ from loyalty.services import (
     stamps_add,
 )
 from tests.customers.factories import ChannelFactory, CustomerFactory, IdentifierFactory
+from tests.customers.test_admin import form_data
 from tests.loyalty.factories import (
     CustomerCardFactory,
     EnrollmentFactory,
@@ -295,6 +298,68 @@ def test_erasure_removes_personal_data_and_keeps_ledger_totals(org, settings):
     ) == totals
     with pytest.raises(DomainError, match="already erased"):
         customer_erase(customer=customer, actor=STAFF)
+
+
+def test_erasure_removes_the_customer_from_the_admins_log(staff_client, org):
+    customer = CustomerFactory(organization=org, first_name="Mira", last_name="Kapoor")
+    response = staff_client.post(
+        reverse("admin:customers_customer_change", args=[customer.pk]),
+        form_data(org, first_name="Mira", last_name="Kapoor-Shah"),
+        follow=True,
+    )
+    assert response.redirect_chain
+    entry = LogEntry.objects.get(object_id=str(customer.pk))
+    assert "Mira" in entry.object_repr
+
+    customer_erase(customer=customer, actor=STAFF)
+
+    entry.refresh_from_db()
+    assert (entry.object_repr, entry.change_message) == ("(erased)", "")
+    history = staff_client.get(reverse("admin:customers_customer_history", args=[customer.pk]))
+    assert history.status_code == 200
+    assert "Mira" not in history.content.decode()
+
+
+def test_erasure_empties_kept_api_responses_and_a_retry_still_creates_nothing(api, org, pair):
+    _, merged = pair
+    request = {"first_name": "Mira", "email": "mira@example.com"}
+    headers = {"HTTP_IDEMPOTENCY_KEY": "signup-1"}
+    created = api.post("/api/v1/customers/", request, format="json", **headers)
+    assert created.status_code == 201
+    customer = Customer.objects.get(public_id=created.json()["customer"]["id"])
+    # A response about a customer merged into this one goes too; one about another stays.
+    about_merged = api.post(
+        f"/api/v1/customers/{merged.public_id}/identifiers/",
+        {"source": "INSTORE", "type": "cardnumber", "value": "CARD-5"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="card-5",
+    )
+    assert about_merged.status_code == 201, about_merged.json()
+    customer_merge(survivor=customer, merged=merged, actor=STAFF)
+    other = api.post(
+        "/api/v1/customers/", {"email": "ravi@example.com"}, format="json", HTTP_IDEMPOTENCY_KEY="2"
+    )
+
+    customer_erase(customer=customer, actor=STAFF)
+
+    retried = api.post("/api/v1/customers/", request, format="json", **headers)
+    assert retried.status_code == 201
+    assert retried["Idempotent-Replayed"] == "true"
+    assert "mira" not in retried.content.decode().lower()
+    assert Customer.objects.filter(organization=org).count() == 4
+    assert not Customer.objects.filter(email="mira@example.com").exists()
+    retried_card = api.post(
+        f"/api/v1/customers/{merged.public_id}/identifiers/",
+        {"source": "INSTORE", "type": "cardnumber", "value": "CARD-5"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="card-5",
+    )
+    assert retried_card.status_code == 201
+    assert "CARD-5" not in retried_card.content.decode()
+    again = api.post(
+        "/api/v1/customers/", {"email": "ravi@example.com"}, format="json", HTTP_IDEMPOTENCY_KEY="2"
+    )
+    assert again.json() == other.json()
 
 
 def test_an_erased_customer_keeps_its_id_and_counts_in_the_api(api, org):
