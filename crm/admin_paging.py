@@ -1,5 +1,6 @@
 """Admin list pages over large tables: count no further than anyone pages."""
 
+from django.contrib import admin
 from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
@@ -9,7 +10,7 @@ class CappedCountPaginator(Paginator):
 
     An exact count of a million customers costs more than the rest of the page; nobody pages
     past the first few hundred, and a search narrows the list instead. The pagination template
-    shows a capped count as "CAP+".
+    (templates/admin/pagination.html) shows a capped count as "CAP+".
 
     The count ignores the list's order: any CAP + 1 rows will do, and ordered ones would make the
     database find and sort every match (of a search, say) before it could stop at the cap.
@@ -24,3 +25,12 @@ class CappedCountPaginator(Paginator):
     @cached_property
     def capped(self) -> bool:
         return self.count >= self.CAP
+
+
+class LargeTableAdminMixin:
+    """For the admin lists of tables that grow with the customers: no count past the cap, and
+    none of the whole table for "Show all" or for each filter choice."""
+
+    paginator = CappedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER

@@ -12,7 +12,7 @@ from django.forms.models import BaseInlineFormSet
 from django.utils.html import format_html
 
 from crm.actors import SYSTEM, Actor
-from crm.admin_paging import CappedCountPaginator
+from crm.admin_paging import LargeTableAdminMixin
 from crm.errors import DomainError
 from crm.tenancy import ReadOnlyAdminMixin, TenantScopedAdmin, TenantScopedMixin, sees_all
 from loyalty.models import CustomerCard, Enrollment
@@ -299,7 +299,7 @@ class LiveCustomerChangeList(ChangeList):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ConsoleMixin, TenantScopedAdmin):
+class CustomerAdmin(LargeTableAdminMixin, ConsoleMixin, TenantScopedAdmin):
     form = CustomerAdminForm
     list_display = [
         "customer",
@@ -318,11 +318,6 @@ class CustomerAdmin(ConsoleMixin, TenantScopedAdmin):
     # Searched by customer_search (get_search_results): this only makes the admin show the box.
     search_fields = ["email"]
     search_help_text = "Name, email or phone fragment, identifier value, card code or customer id."
-    # A count of every customer on each page load would dominate it on a large table.
-    show_full_result_count = False
-    # Counting each filter choice would count the whole table too.
-    show_facets = admin.ShowFacets.NEVER
-    paginator = CappedCountPaginator
     ordering = ["-created_at"]
     readonly_fields = [
         "overview",
@@ -415,36 +410,27 @@ class CustomerAdmin(ConsoleMixin, TenantScopedAdmin):
 
 
 @admin.register(SourceAccount)
-class SourceAccountAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+class SourceAccountAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = ["customer", "source", "account_id", "created_at"]
     list_filter = ["source"]
     list_select_related = ["customer"]
     search_fields = ["account_id", "customer__email", "customer__public_id"]
-    show_full_result_count = False
-    # Counting each filter choice would count the whole table too.
-    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(Identifier)
-class IdentifierAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+class IdentifierAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = ["type", "value", "source", "account_id", "customer", "organization"]
     list_filter = ["type", "source", "organization"]
     list_select_related = ["customer", "organization"]
     search_fields = ["value"]
-    show_full_result_count = False
-    # Counting each filter choice would count the whole table too.
-    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(CommChannel)
-class CommChannelAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+class CommChannelAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = ["type", "value", "primary", "verified", "subscribed", "customer"]
     list_filter = ["type", "primary", "verified", "subscribed"]
     list_select_related = ["customer"]
     search_fields = ["value"]
-    show_full_result_count = False
-    # Counting each filter choice would count the whole table too.
-    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(StatusLabel)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.core.signing import BadSignature, TimestampSigner
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect
@@ -417,6 +418,34 @@ class ConsoleMixin:
         else:
             messages.success(request, done)
         return HttpResponseRedirect(back)
+
+    # --- history ----------------------------------------------------------------------------
+
+    HISTORY_PAGE = 100
+
+    def history_view(self, request, object_id, extra_context=None):
+        """The customer's whole change history, a page at a time (the 360 page shows the newest),
+        in place of the admin's own log, which holds only the changes made in the admin."""
+        customer = self._customer(request, object_id)
+        if customer.merged_into_id is not None:
+            # Its events moved to the survivor with everything else.
+            return redirect("admin:customers_customer_history", customer.merged_into_id)
+        page = Paginator(selectors.customer_events(customer), self.HISTORY_PAGE).get_page(
+            request.GET.get("page")
+        )
+        events = list(page)
+        if not page.has_next() and (batch := selectors.import_event(customer)):
+            events = selectors.by_newest([*events, batch])
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Change history of {customer}",
+            "subtitle": customer.public_id,
+            "customer": customer,
+            "page": page,
+            "events": events,
+        }
+        return TemplateResponse(request, "admin/customers/customer/history.html", context)
 
     # --- merge ------------------------------------------------------------------------------
 

@@ -500,13 +500,16 @@ def customer_overview(customer: Customer) -> Overview:
 IMPORT_EVENT_WITHIN = dt.timedelta(minutes=10)
 
 
-def _history(customer: Customer) -> list[AuditEvent]:
-    """The customer's newest events, with the import batch's that registered them, if any."""
-    events = list(
-        AuditEvent.objects.filter(customer=customer).order_by("-created_at", "-pk")[:HISTORY_SHOWN]
-    )
+def customer_events(customer: Customer) -> QuerySet[AuditEvent]:
+    """The customer's change history, newest first."""
+    return AuditEvent.objects.filter(customer=customer).order_by("-created_at", "-pk")
+
+
+def import_event(customer: Customer) -> AuditEvent | None:
+    """The event of the import batch that registered the customer, if one did, told as theirs
+    (a batch's event lists every customer it registered)."""
     if customer.imported_at is None:
-        return events
+        return None
     batches = AuditEvent.objects.filter(
         organization_id=customer.organization_id,
         customer__isnull=True,
@@ -517,5 +520,17 @@ def _history(customer: Customer) -> list[AuditEvent]:
     for batch in batches:
         if customer.public_id in (batch.changes.get("customers") or [None, []])[1]:
             batch.changes = {"customer": [None, customer.public_id], "run": batch.changes["run"]}
-            events.append(batch)
-    return sorted(events, key=lambda e: (e.created_at, e.pk), reverse=True)[:HISTORY_SHOWN]
+            return batch
+    return None
+
+
+def by_newest(events: list[AuditEvent]) -> list[AuditEvent]:
+    return sorted(events, key=lambda e: (e.created_at, e.pk), reverse=True)
+
+
+def _history(customer: Customer) -> list[AuditEvent]:
+    """The customer's newest events, with the import batch's that registered them, if any."""
+    events = list(customer_events(customer)[:HISTORY_SHOWN])
+    if batch := import_event(customer):
+        events.append(batch)
+    return by_newest(events)[:HISTORY_SHOWN]

@@ -5,6 +5,7 @@ Ledgers and running totals change only through the loyalty services, never by ed
 
 from django.contrib import admin
 
+from crm.admin_paging import LargeTableAdminMixin
 from crm.tenancy import ReadOnlyAdminMixin, TenantScopedAdmin, TenantScopedMixin
 
 from .models import (
@@ -66,14 +67,11 @@ class CouponSeriesAdmin(TenantScopedAdmin):
 
 
 @admin.register(Coupon)
-class CouponAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+class CouponAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = ["code", "series", "customer", "issued_at", "valid_till", "redeemed_at"]
     list_filter = ["series"]
     list_select_related = ["series", "customer"]
     search_fields = ["code", "customer__email", "customer__public_id"]
-    show_full_result_count = False
-    # Counting each filter choice would count the whole table too.
-    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(Tier)
@@ -107,7 +105,7 @@ class TierChangeInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+class EnrollmentAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = [
         "customer",
         "program",
@@ -119,32 +117,23 @@ class EnrollmentAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_filter = ["program"]
     list_select_related = ["customer", "program", "tier"]
     search_fields = ["customer__email", "customer__public_id", "program__name"]
-    show_full_result_count = False
-    # Counting each filter choice would count the whole table too.
-    show_facets = admin.ShowFacets.NEVER
     inlines = [PointsTransactionInline, PointsLotInline, TierChangeInline]
 
 
 @admin.register(TierChange)
-class TierChangeAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+class TierChangeAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = ["created_at", "enrollment", "from_tier", "to_tier", "reason", "actor"]
     list_filter = ["reason"]
     list_select_related = ["enrollment__customer", "enrollment__program", "from_tier", "to_tier"]
     search_fields = ["enrollment__customer__email", "enrollment__customer__public_id"]
-    show_full_result_count = False
-    # Counting each filter choice would count the whole table too.
-    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(PointsTransaction)
-class PointsTransactionAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+class PointsTransactionAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = ["created_at", "enrollment", "kind", "points", "reason", "reference", "actor"]
     list_filter = ["kind"]
     list_select_related = ["enrollment__customer", "enrollment__program"]
     search_fields = ["reference", "enrollment__customer__email"]
-    show_full_result_count = False
-    # Counting each filter choice would count the whole table too.
-    show_facets = admin.ShowFacets.NEVER
 
 
 class RewardInline(TenantScopedMixin, admin.TabularInline):
@@ -178,34 +167,25 @@ class StampTransactionInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(CustomerCard)
-class CustomerCardAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+class CustomerCardAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = ["code", "customer", "stamp_card", "stamps", "status", "created_at"]
     list_filter = ["status", "stamp_card"]
     list_select_related = ["customer", "stamp_card"]
     search_fields = ["code", "customer__email"]
-    show_full_result_count = False
-    # Counting each filter choice would count the whole table too.
-    show_facets = admin.ShowFacets.NEVER
     inlines = [StampTransactionInline]
 
 
 @admin.register(StampTransaction)
-class StampTransactionAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+class StampTransactionAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = ["created_at", "card", "kind", "stamps", "reward", "actor"]
     list_filter = ["kind"]
     list_select_related = ["card", "reward"]
     search_fields = ["card__code"]
-    show_full_result_count = False
-    # Counting each filter choice would count the whole table too.
-    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(CardLinkDelivery)
-class CardLinkDeliveryAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+class CardLinkDeliveryAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantScopedAdmin):
     list_display = ["created_at", "customer", "card", "channel", "address", "status", "detail"]
     list_filter = ["channel", "status"]
     list_select_related = ["customer", "card"]
     search_fields = ["address", "card__code", "customer__email"]
-    show_full_result_count = False
-    # Counting each filter choice would count the whole table too.
-    show_facets = admin.ShowFacets.NEVER

@@ -264,6 +264,7 @@ def test_a_supervisor_sees_the_customer_list_and_a_whole_customer_on_one_page(
     expect(page.locator("#coupons tr")).to_have_count(2)
     expect(page.locator("#history tbody tr").first).to_contain_text("priya.supervisor")
     expect(page.locator("#merge-link")).to_be_visible()
+    expect(page.locator("#full-history")).to_be_visible()
     # The admin's own stylesheet is served: the page is laid out, not bare HTML.
     assert page.evaluate("getComputedStyle(document.querySelector('#header')).display") == "flex"
     screenshot(page, "customer-360.png", full_page=True)

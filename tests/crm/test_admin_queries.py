@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from crm.admin_paging import CappedCountPaginator, LargeTableAdminMixin
 from tests.crm.factories import OrganizationFactory
 from tests.crm.test_admin_scoping import admin_urls, tenant_data
 
@@ -50,3 +51,25 @@ def test_every_admin_list_runs_the_same_queries_for_staff(staff_client, org):
     assert many == few
     assert "/admin/customers/customer/" in many
     assert max(many.values()) <= MAX_QUERIES, many
+
+
+def test_the_lists_of_large_tables_count_no_further_than_the_cap(
+    superuser_client, org, other_org, monkeypatch
+):
+    monkeypatch.setattr(CappedCountPaginator, "CAP", 1)
+    tenant_data(org, "first")
+    tenant_data(other_org, "second")
+    large = [
+        (model, url)
+        for model, model_admin, url in admin_urls()
+        if isinstance(model_admin, LargeTableAdminMixin)
+    ]
+    assert {model._meta.model_name for model, _ in large} >= {
+        "customer",
+        "identifier",
+        "pointstransaction",
+        "stamptransaction",
+    }
+    for model, url in large:
+        page = superuser_client.get(url).content.decode()
+        assert f"1+ {model._meta.verbose_name_plural}" in page, url

@@ -236,3 +236,46 @@ def test_an_imported_customer_shows_the_import_in_its_history(agent, org, tmp_pa
     history = agent.get(overview(ida)).context["overview"].history
     assert [(e.subject, e.action) for e in history] == [("import", "created")]
     assert history[0].changes["customer"] == [None, ida.public_id]
+    full = agent.get(reverse("admin:customers_customer_history", args=[ida.pk]))
+    assert [(e.subject, e.action) for e in full.context["events"]] == [("import", "created")]
+
+
+def history(customer):
+    return reverse("admin:customers_customer_history", args=[customer.pk])
+
+
+def test_the_whole_history_is_a_page_at_a_time_beyond_the_360_pages_newest(agent, org, other_org):
+    customer = CustomerFactory(organization=org)
+    card = CustomerCardFactory(customer=customer)
+    for _ in range(121):
+        agent.post(action(customer, "stamps"), {"card": card.pk, "stamps": 1})
+    CustomerCardFactory(customer=CustomerFactory(organization=other_org))
+    events = list(AuditEvent.objects.filter(customer=customer).order_by("-created_at", "-pk"))
+    assert len(events) == 121
+
+    shown = agent.get(overview(customer))
+    assert len(shown.context["overview"].history) == 50
+    assert history(customer) in shown.content.decode()
+
+    with CaptureQueriesContext(connection) as first_queries:
+        first = agent.get(history(customer))
+    second = agent.get(history(customer), {"page": 2})
+    with CaptureQueriesContext(connection) as last_queries:
+        last = agent.get(history(customer), {"page": 2})
+
+    assert first.context["events"] == events[:100]
+    assert last.context["events"] == events[100:]
+    assert second.context["events"] == events[100:]
+    assert len(first_queries) == len(last_queries)
+    assert "page 1 of 2 · 121 changes" in first.content.decode()
+    assert "stamps: 120 → 121" in first.content.decode()
+    assert "stamps: 0 → 1" in last.content.decode()
+    assert "stamps: 0 → 1" not in first.content.decode()
+
+
+def test_the_history_of_a_merged_away_customer_leads_to_the_survivors(supervisor, org):
+    survivor, merged = CustomerFactory.create_batch(2, organization=org)
+    customer_merge(survivor=survivor, merged=merged, actor=Actor("staff", "1 supervisor"))
+    response = supervisor.get(history(merged))
+    assert response.status_code == 302
+    assert response["Location"] == history(survivor)
