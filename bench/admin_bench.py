@@ -34,7 +34,6 @@ import platform
 import random
 import re
 import statistics
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -62,19 +61,9 @@ def setup(customers: int):
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
     django.setup()
-    from django.core.management import call_command
+    from bench.dataset import organization_with_customers
 
-    from bench.dataset import load_customers, organization_for_bench
-    from customers.models import Customer
-
-    call_command("migrate", verbosity=0)
-    organization, *_ = organization_for_bench("bench")
-    have = Customer.objects.filter(organization=organization).count()
-    if have < customers:
-        print(f"loading {customers - have:,} customers…", file=sys.stderr)
-        result = load_customers(customers - have)
-        print(f"loaded in {result['seconds']:.0f}s", file=sys.stderr)
-    return organization, max(have, customers)
+    return organization_with_customers(customers)
 
 
 def staff_member(organization):

@@ -35,18 +35,9 @@ PORT = 8001
 def setup(customers: int) -> dict:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
     django.setup()
-    from django.core.management import call_command
+    from bench.dataset import organization_with_customers
 
-    from bench.dataset import load_customers, organization_for_bench
-    from customers.models import Customer
-
-    call_command("migrate", verbosity=0)
-    organization, *_ = organization_for_bench("bench")
-    have = Customer.objects.filter(organization=organization).count()
-    if have < customers:
-        print(f"loading {customers - have:,} customers…", file=sys.stderr)
-        result = load_customers(customers - have)
-        print(f"loaded in {result['seconds']:.0f}s", file=sys.stderr)
+    organization, _ = organization_with_customers(customers)
     return sample(organization)
 
 

@@ -99,6 +99,23 @@ def _next_ids(table: str, count: int) -> int:
     return first
 
 
+def organization_with_customers(customers: int, *, slug: str = "bench"):
+    """The benchmark organization in a migrated database, loaded up to `customers` (one already
+    loaded is reused), and how many customers it has."""
+    from django.core.management import call_command
+
+    from customers.models import Customer
+
+    call_command("migrate", verbosity=0)
+    organization, *_ = organization_for_bench(slug)
+    have = Customer.objects.filter(organization=organization).count()
+    if have < customers:
+        print(f"loading {customers - have:,} customers…", file=sys.stderr)
+        result = load_customers(customers - have, slug=slug)
+        print(f"loaded in {result['seconds']:.0f}s", file=sys.stderr)
+    return organization, max(have, customers)
+
+
 def load_customers(count: int, *, slug: str = "bench", seed: int = 7, batch: int = 50_000) -> dict:
     """Add `count` customers to the benchmark organization; what a benchmark needs to call it."""
     organization, program, stamp_card, raw_key = organization_for_bench(slug)
