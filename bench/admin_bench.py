@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 
 import django
 
+from bench.report import percentile, postgres_version
+
 TARGET_MS = 300.0
 PAGE = 100  # CustomerAdmin.list_per_page
 CHANGELIST = "/admin/customers/customer/"
@@ -182,11 +184,6 @@ class Figures:
     queries: set[int] = field(default_factory=set)
     matches: list[int] = field(default_factory=list)  # as the page counts them, capped
     slowest: tuple[float, str, list[dict]] = (0.0, "", [])
-
-
-def percentile(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 def render_settings():
@@ -356,14 +353,6 @@ def counted(n: int) -> str:
     from crm.admin_paging import CappedCountPaginator
 
     return f"{n:,}+" if n >= CappedCountPaginator.CAP else f"{n:,}"
-
-
-def postgres_version() -> str:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        return f"PostgreSQL {cursor.fetchone()[0]}"
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import django
 
+from bench.report import percentile, postgres_version
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 PORT = 8001
 
@@ -153,11 +155,6 @@ def timed(
     return server, round_trip
 
 
-def percentile(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -258,14 +255,6 @@ def main() -> None:
         f"\nBatch upsert of 100 new customers, 30 calls: p50 {percentile(server_ms, 50):.0f} ms "
         f"server-side (round trip p50 {percentile(trip_ms, 50):.0f} ms)"
     )
-
-
-def postgres_version() -> str:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        return f"PostgreSQL {cursor.fetchone()[0]}"
 
 
 if __name__ == "__main__":
