@@ -4,6 +4,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from crm.services import api_key_create
@@ -11,6 +12,13 @@ from tests.crm.factories import OrganizationFactory, StaffFactory
 
 POSTGRES_ONLY_REASON = "SQLite serialises writers, so there is no race to test"
 UNDER_CI = os.environ.get("CI") == "true"
+
+# Property tests: the same few examples on every CI run, so that a red build is reproducible;
+# more by default locally, and HYPOTHESIS_PROFILE=thorough for a long search by hand.
+hypothesis_settings.register_profile("ci", max_examples=25, derandomize=True, deadline=None)
+hypothesis_settings.register_profile("dev", max_examples=60, deadline=None)
+hypothesis_settings.register_profile("thorough", max_examples=1000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if UNDER_CI else "dev"))
 
 
 TEST_DATABASE = {}
@@ -27,8 +35,21 @@ def pytest_report_header(config):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _record_test_database(django_db_setup):
+def _record_test_database(django_db_setup, request):
     TEST_DATABASE["name"] = connection.settings_dict["NAME"]
+    worker_output = getattr(request.config, "workeroutput", None)  # a pytest-xdist worker
+    if worker_output is not None:
+        worker_output["test_database"] = TEST_DATABASE["name"]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """pytest-xdist: each worker ran on a test database of its own; the summary names them."""
+    name = getattr(node, "workeroutput", {}).get("test_database")
+    if name:
+        TEST_DATABASE["name"] = ", ".join(
+            sorted({*TEST_DATABASE.get("name", "").split(", "), name} - {""})
+        )
 
 
 def pytest_collection_modifyitems(config, items):

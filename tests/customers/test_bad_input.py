@@ -98,7 +98,6 @@ customer_inputs = st.builds(
 
 @pytest.mark.django_db
 @settings(
-    max_examples=200,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

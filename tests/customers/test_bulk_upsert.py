@@ -104,7 +104,6 @@ def card(source, value="C-1"):
     ],
 )
 @settings(
-    max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -134,7 +134,6 @@ def one_by_one(organization, text: str) -> list[tuple]:
     ]
 )
 @settings(
-    max_examples=150,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -167,7 +166,6 @@ def customer_line(n: int, *, shout: bool, spaced: bool) -> list[str]:
 
 @pytest.mark.django_db
 @settings(
-    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
