@@ -240,6 +240,17 @@ def test_when_required_a_supervisor_with_a_device_gets_in_with_its_code(client, 
     assert in_admin(client)
 
 
+def test_when_required_removing_the_device_ends_the_admin_session(client, org, settings):
+    settings.STAFF_2FA_REQUIRED = True
+    user = supervisor(org)
+    device = totp_device_create(user=user, name="lost phone", replace=False)
+    log_in(client, user.username, token=current_token(device))
+
+    device.delete()
+
+    assert client.get(INDEX).status_code == 302
+
+
 @pytest.fixture
 def staff_groups(db):
     return {group.name: group for group in Group.objects.filter(name__in=["agent", "supervisor"])}
