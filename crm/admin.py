@@ -1,7 +1,13 @@
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin as DjangoOtpTOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import ApiKey, Organization, Store, User
 from .services import api_key_create, api_key_revoke
@@ -128,3 +134,43 @@ class ApiKeyAdmin(TenantScopedAdmin):
         for api_key in queryset:
             api_key_revoke(api_key=api_key)
         self.message_user(request, f"Revoked {len(queryset)} key(s).")
+
+
+# Login attempts, lockouts and authenticator devices belong to accounts, which span
+# organizations: superusers alone see them (docs/security.md).
+for model, model_admin in [
+    (AccessAttempt, AccessAttemptAdmin),
+    (AccessLog, AccessLogAdmin),
+    (AccessFailureLog, AccessFailureLogAdmin),
+]:
+    admin.site.unregister(model)
+    admin.site.register(
+        model,
+        type(
+            model_admin.__name__,
+            (SuperuserOnlyMixin, model_admin),
+            {"ordering": ["-attempt_time", "-pk"]},
+        ),
+    )
+
+admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class TOTPDeviceAdmin(SuperuserOnlyMixin, DjangoOtpTOTPDeviceAdmin):
+    """A staff member's authenticator app; the page of one links to its QR code."""
+
+    ordering = ["user__username", "pk"]
+
+    def device_or_404(self, request, pk) -> TOTPDevice:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        return get_object_or_404(TOTPDevice, pk=pk)
+
+    def config_view(self, request, pk):
+        self.device_or_404(request, pk)
+        return super().config_view(request, pk)
+
+    def qrcode_view(self, request, pk):
+        self.device_or_404(request, pk)
+        return super().qrcode_view(request, pk)

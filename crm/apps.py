@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class CrmConfig(AppConfig):
@@ -7,3 +8,10 @@ class CrmConfig(AppConfig):
 
     def ready(self) -> None:
         from .api import schema  # noqa: F401 - registers the API key scheme with the schema
+
+
+class CrmAdminConfig(admin_apps.AdminConfig):
+    """The admin, on the site that asks staff with a TOTP device for its code."""
+
+    default = False  # crm's own configuration is CrmConfig
+    default_site = "crm.admin_site.CrmAdminSite"

@@ -48,6 +48,7 @@ class ErrorCode(StrEnum):
     COUPON_UNKNOWN = "coupon_unknown"
     COUPON_EXPIRED = "coupon_expired"
     COUPON_REDEEMED = "coupon_redeemed"
+    TOTP_DEVICE_EXISTS = "totp_device_exists"
 
 
 class DomainError(Exception):

@@ -4,6 +4,8 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.http import HttpRequest
+from django.test import Client
 from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
@@ -95,6 +97,20 @@ def _test_settings(settings):
     }
     # Rate counts are per minute and ids repeat between tests: each test starts from zero.
     cache.clear()
+
+
+class LoginClient(Client):
+    """Django's test client, whose `login()` gives authenticate() a request, as django-axes (the
+    login lockout, first of the authentication backends) needs."""
+
+    def login(self, **credentials):
+        credentials.setdefault("request", HttpRequest())
+        return super().login(**credentials)
+
+
+@pytest.fixture
+def client():
+    return LoginClient()
 
 
 @pytest.fixture

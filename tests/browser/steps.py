@@ -35,3 +35,26 @@ def screenshot(page: Page, name: str, *, full_page: bool = False) -> Path | None
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=full_page, animations="disabled")
     return path
+
+
+def csp_violations(page: Page) -> list[str]:
+    """What the page's Content-Security-Policy blocks from now on, as the browser reports it (the
+    `securitypolicyviolation` events and the console's messages); the list fills as it goes."""
+    violations: list[str] = []
+
+    def report(violation: str) -> None:
+        violations.append(violation)
+
+    page.expose_function("reportCspViolation", report)
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', (event) =>"
+        " window.reportCspViolation(`${event.effectiveDirective} blocked ${event.blockedURI}"
+        " at ${event.sourceFile}:${event.lineNumber}`));"
+    )
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    return violations

@@ -69,3 +69,19 @@ def test_a_malformed_boolean_is_a_clear_error(value):
     result = manage("check", env={"DEBUG": value})
     assert result.returncode != 0
     assert "DEBUG must be a boolean" in result.stderr
+
+
+def test_the_login_policy_comes_from_the_environment():
+    expression = (
+        "settings.AXES_FAILURE_LIMIT, settings.AXES_COOLOFF_TIME.total_seconds(), "
+        "settings.TRUSTED_PROXY_COUNT, settings.STAFF_2FA_REQUIRED"
+    )
+    assert settings_value(expression, PRODUCTION_ENV) == "5 900.0 0 False"
+    env = {
+        **PRODUCTION_ENV,
+        "AXES_FAILURE_LIMIT": "3",
+        "AXES_COOLOFF_MINUTES": "60",
+        "TRUSTED_PROXY_COUNT": "1",
+        "STAFF_2FA_REQUIRED": "1",
+    }
+    assert settings_value(expression, env) == "3 3600.0 1 True"
