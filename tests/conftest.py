@@ -6,6 +6,7 @@ from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
+from crm.api.throttling import local_counts
 from crm.services import api_key_create
 from tests.crm.factories import OrganizationFactory, StaffFactory
 
@@ -74,6 +75,7 @@ def _test_settings(settings):
     }
     # Rate counts are per minute and ids repeat between tests: each test starts from zero.
     cache.clear()
+    local_counts.clear()
 
 
 @pytest.fixture
