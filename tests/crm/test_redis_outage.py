@@ -1,9 +1,12 @@
 """With Redis unreachable or hanging, the API keeps serving: the limiter counts per process and
 says so once, not once a request; it uses Redis again when Redis answers."""
 
+import contextlib
 import logging
 import socket
+import threading
 import time
+from urllib.parse import urlparse
 
 import pytest
 import redis
@@ -94,24 +97,85 @@ def test_the_warning_is_repeated_once_a_minute_while_the_outage_lasts(
     assert len(outage_warnings(caplog)) == 2  # at 0 s and at 75 s, none at 25 s and 50 s
 
 
-def test_the_limiter_uses_redis_again_once_it_answers(redis_at, api, caplog, monkeypatch):
+class RedisProxy:
+    """A fixed port that leads to the test Redis while up, and refuses connections while down:
+    Redis going away and coming back at the same address."""
+
+    def __init__(self, target_url):
+        target = urlparse(target_url)
+        self.target = (target.hostname, target.port or 6379)
+        probe = socket.socket()
+        probe.bind(("127.0.0.1", 0))
+        self.port = probe.getsockname()[1]
+        probe.close()
+        self.url = f"redis://127.0.0.1:{self.port}{target.path}"
+        self.sockets = []
+
+    def up(self):
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self.sockets.append(listener)
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def down(self):
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        self.sockets = []
+
+    def _accept(self, listener):
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = listener.accept()
+                server = socket.create_connection(self.target)
+                self.sockets += [client, server]
+                for source, sink in ((client, server), (server, client)):
+                    threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source, sink):
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+
+
+@pytest.fixture
+def redis_proxy(redis_at):
     if not redis_reachable():
         pytest.skip(f"needs a Redis server at {REDIS_URL} (CRM_TEST_REDIS_URL)")
-    monkeypatch.setattr(outages, "RETRY_SECONDS", 0)
-    redis_at(CLOSED_PORT_URL)
-    api.get(CUSTOMERS)
-    # Redis is back (here: the limiter's URL now leads to a running server).
-    redis_at(REDIS_URL)
+    proxy = RedisProxy(REDIS_URL)
+    redis_at(proxy.url)
     shared = redis.Redis.from_url(REDIS_URL)
-    key = "crm:throttle:*"
-    for old in shared.keys(key):
-        shared.delete(old)
+    shared.delete(*shared.keys("crm:throttle:*") or ["none"])
+    yield proxy, shared
+    proxy.down()
+    shared.delete(*shared.keys("crm:throttle:*") or ["none"])
+
+
+def test_the_limiter_uses_redis_again_by_itself_once_it_is_back(
+    redis_proxy, api, caplog, monkeypatch
+):
+    proxy, shared = redis_proxy
+    monkeypatch.setattr(outages, "RETRY_SECONDS", 0)
+
+    def shared_counts():
+        return [int(shared.get(key)) for key in shared.keys("crm:throttle:*")]
+
+    proxy.up()
+    assert api.get(CUSTOMERS).status_code == 200
+    assert shared_counts() == [1]
+    proxy.down()  # Redis goes away: the open connection breaks, new ones are refused
     with caplog.at_level(logging.INFO, logger="crm.outages"):
+        assert [api.get(CUSTOMERS).status_code for _ in range(3)] == [200] * 3
+        assert shared_counts() == [1]  # counted in this process meanwhile
+        proxy.up()  # back, at the same address
         assert api.get(CUSTOMERS).status_code == 200
-    assert [int(shared.get(k)) for k in shared.keys(key)] == [1]
-    assert "reachable again" in caplog.text
-    for old in shared.keys(key):
-        shared.delete(old)
+    assert shared_counts() == [2]
+    assert len(outage_warnings(caplog)) == 1
+    assert "Redis (rate limits) reachable again" in caplog.text
 
 
 @pytest.fixture
