@@ -3,6 +3,7 @@ is kept in the database, in the transaction that asked for it, and sent when the
 
 import datetime as dt
 import logging
+import os
 
 import pytest
 import redis
@@ -43,7 +44,7 @@ def live_queue():
     """A queue of its own on the test Redis; its length is the number of jobs sent."""
     if not redis_reachable():
         pytest.skip(f"needs a Redis server at {REDIS_URL} (CRM_TEST_REDIS_URL)")
-    queue = f"crm-test-{timezone.now().timestamp()}"
+    queue = f"crm-test-{os.getpid()}-{timezone.now().timestamp()}"
     saved = celery_app.conf.task_default_queue
     celery_app.conf.task_default_queue = queue
     server = redis.Redis.from_url(REDIS_URL)

@@ -3,6 +3,7 @@ says so once, not once a request; it uses Redis again when Redis answers."""
 
 import contextlib
 import logging
+import os
 import socket
 import threading
 import time
@@ -14,7 +15,9 @@ from rest_framework.test import APIClient
 
 from crm import outages
 from crm.api import throttling
+from crm.models import ApiKey
 from crm.outages import Outage
+from crm.services import api_key_create
 from tests.loyalty.test_background import REDIS_URL, redis_reachable
 
 CUSTOMERS = "/api/v1/customers/"
@@ -148,21 +151,30 @@ def redis_proxy(redis_at):
         pytest.skip(f"needs a Redis server at {REDIS_URL} (CRM_TEST_REDIS_URL)")
     proxy = RedisProxy(REDIS_URL)
     redis_at(proxy.url)
-    shared = redis.Redis.from_url(REDIS_URL)
-    shared.delete(*shared.keys("crm:throttle:*") or ["none"])
-    yield proxy, shared
+    yield proxy
     proxy.down()
-    shared.delete(*shared.keys("crm:throttle:*") or ["none"])
+
+
+@pytest.fixture
+def counted_api(org):
+    """An API client whose counts in the shared Redis are its own: the key's id is unique to this
+    test process, since other processes' tests count in the same Redis."""
+    api_key, raw_key = api_key_create(organization=org, name="Counted")
+    ApiKey.objects.filter(pk=api_key.pk).update(id=10**9 + os.getpid())
+    shared = redis.Redis.from_url(REDIS_URL)
+    pattern = f"crm:throttle:api-key-{10**9 + os.getpid()}:*"
+    shared.delete(*shared.keys(pattern) or ["none"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
+    yield client, lambda: [int(shared.get(key)) for key in shared.keys(pattern)]
+    shared.delete(*shared.keys(pattern) or ["none"])
 
 
 def test_the_limiter_uses_redis_again_by_itself_once_it_is_back(
-    redis_proxy, api, caplog, monkeypatch
+    redis_proxy, counted_api, caplog, monkeypatch
 ):
-    proxy, shared = redis_proxy
+    proxy, (api, shared_counts) = redis_proxy, counted_api
     monkeypatch.setattr(outages, "RETRY_SECONDS", 0)
-
-    def shared_counts():
-        return [int(shared.get(key)) for key in shared.keys("crm:throttle:*")]
 
     proxy.up()
     assert api.get(CUSTOMERS).status_code == 200
