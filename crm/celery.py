@@ -1,7 +1,8 @@
 """Background work: Celery with the broker at REDIS_URL.
 
-Without REDIS_URL, tasks run eagerly, in process, when they are enqueued (see settings), so the
-embedded default needs no broker and no worker.
+With BACKGROUND_INLINE (the default without REDIS_URL or with DEBUG), tasks run eagerly, in
+process, when they are enqueued, so the embedded default needs no broker and no worker; see
+crm/background.py for how jobs are enqueued, retried and kept while the broker is down.
 """
 
 import os

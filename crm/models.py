@@ -126,3 +126,20 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class PendingJob(models.Model):
+    """A background job written in the transaction that asked for it, until the broker has it.
+
+    A row is deleted once its job is handed to the broker; one left behind (the broker was down)
+    is sent again by crm.background.pending_jobs_send.
+    """
+
+    task = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=255, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.task} #{self.pk}"

@@ -133,11 +133,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# A dead Redis refuses at once, a hanging one must not stall requests: every Redis client of the
+# product (cache, rate limiter, health check, broker) gives up after these many seconds.
+REDIS_SOCKET_TIMEOUTS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            "OPTIONS": REDIS_SOCKET_TIMEOUTS,
         }
     }
 else:
@@ -189,17 +193,25 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Background work (crm/celery.py). Without a broker, tasks run in process as they are enqueued.
+# Background work (crm/celery.py, crm/background.py). Inline, jobs run in the web process once the
+# request's transaction commits; otherwise they go through the broker at REDIS_URL to a worker.
+BACKGROUND_INLINE = env_bool("BACKGROUND_INLINE", default=DEBUG or not REDIS_URL)
+if not BACKGROUND_INLINE and not REDIS_URL:
+    raise ImproperlyConfigured("BACKGROUND_INLINE=0 needs a broker: set REDIS_URL")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_ALWAYS_EAGER = BACKGROUND_INLINE
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+# Above the worker's one-second BRPOP poll, so that only a broker that stopped answering times out.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2}
 CELERY_BEAT_SCHEDULE = {
     "expire-points": {"task": "loyalty.tasks.points_expire_task", "schedule": 3600.0},
     "purge-idempotency-keys": {"task": "crm.tasks.idempotency_keys_purge_task", "schedule": 3600.0},
+    "send-pending-jobs": {"task": "crm.tasks.pending_jobs_send_task", "schedule": 60.0},
 }
 
 # Absolute links to public pages (card pages, wallet passes) in emails, SMS and API replies.
@@ -301,6 +313,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 if env_bool("TRUST_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Load balancers probe the health check over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 X_FRAME_OPTIONS = "DENY"
 
 LOGGING = {

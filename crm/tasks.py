@@ -2,13 +2,17 @@
 
 import logging
 
-from celery import shared_task
-
 from crm.api.idempotency import purge_expired
+from crm.background import background_task, pending_jobs_send
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task
+@background_task
 def idempotency_keys_purge_task() -> None:
     logger.info("Purged %s idempotency records past their keeping time", purge_expired())
+
+
+@background_task
+def pending_jobs_send_task() -> None:
+    pending_jobs_send()

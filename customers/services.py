@@ -15,12 +15,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from crm.actors import SYSTEM, Actor
+from crm.background import enqueue
 from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
 from loyalty import services as loyalty_services
 from loyalty.models import Program, StampCard
 from loyalty.side_effects import SideEffect
-from loyalty.tasks import enqueue
 
 from . import audit
 from .inputs import (

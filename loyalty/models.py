@@ -423,12 +423,14 @@ class DeliveryChannel(models.TextChoices):
 
 
 class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued"  # written with the change that asked for it, sent once that commits
     SENT = "sent"
     FAILED = "failed"
 
 
 class CardLinkDelivery(models.Model):
-    """One attempt to send a card's links to one address."""
+    """One attempt to send a card's links to one address: queued in the transaction that asked
+    for it, then sent or failed."""
 
     TENANT_PATH = "customer__organization"
 

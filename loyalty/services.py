@@ -746,11 +746,45 @@ def card_links_send(
 ) -> DeliveryResult:
     """Send the card's links by email and SMS to every address that has not unsubscribed.
 
-    Each attempt is recorded; a failure is recorded, not raised. A customer with nowhere to send
-    to gets a warning.
+    A delivery row (queued) is written for each address in the caller's transaction; the messages
+    go out once it commits, and each row then says sent or failed. A rolled-back transaction sends
+    nothing; a failure is recorded, not raised. A customer with nowhere to send to gets a warning.
     """
     _require_tenant(card.organization_id, organization, "card")
     customer = card.customer
+    result = DeliveryResult()
+    with transaction.atomic():
+        for channel, addresses in _link_addresses(customer).items():
+            result.deliveries.extend(
+                CardLinkDelivery.objects.create(
+                    customer=customer,
+                    card=card,
+                    channel=channel,
+                    address=address,
+                    status=DeliveryStatus.QUEUED,
+                )
+                for address in addresses
+            )
+        if not result.deliveries:
+            result.warnings.append(
+                "The customer has no subscribed email address or phone number to send the links to."
+            )
+        queued = dict.fromkeys(DeliveryChannel.values, 0)
+        for delivery in result.deliveries:
+            queued[delivery.channel] += 1
+        audit.record(
+            customer,
+            subject="card",
+            action="links sent",
+            changes={f"card {card.code}: {channel}": (None, n) for channel, n in queued.items()},
+            actor=actor,
+        )
+        transaction.on_commit(lambda: _card_links_deliver(card, result.deliveries), robust=True)
+    return result
+
+
+def _card_links_deliver(card: CustomerCard, deliveries: list[CardLinkDelivery]) -> None:
+    """Send each queued delivery and record how it went (after the commit that queued them)."""
     subject, body = card_links_message(card)
     senders = {
         DeliveryChannel.EMAIL: lambda to: send_mail(
@@ -758,41 +792,15 @@ def card_links_send(
         ),
         DeliveryChannel.SMS: lambda to: send_sms(to, body),
     }
-    result = DeliveryResult()
-    for channel, addresses in _link_addresses(customer).items():
-        for address in addresses:
-            try:
-                senders[channel](address)
-            except Exception as error:
-                status, detail = DeliveryStatus.FAILED, str(error)[:255]
-                logger.warning("Card links to %s failed: %s", address, error)
-            else:
-                status, detail = DeliveryStatus.SENT, ""
-            result.deliveries.append(
-                CardLinkDelivery.objects.create(
-                    customer=customer,
-                    card=card,
-                    channel=channel,
-                    address=address,
-                    status=status,
-                    detail=detail,
-                )
-            )
-    if not result.deliveries:
-        result.warnings.append(
-            "The customer has no subscribed email address or phone number to send the links to."
-        )
-    sent = dict.fromkeys(DeliveryStatus.values, 0)
-    for delivery in result.deliveries:
-        sent[delivery.status] += 1
-    audit.record(
-        customer,
-        subject="card",
-        action="links sent",
-        changes={f"card {card.code}: {status}": (None, n) for status, n in sent.items()},
-        actor=actor,
-    )
-    return result
+    for delivery in deliveries:
+        try:
+            senders[delivery.channel](delivery.address)
+        except Exception as error:
+            delivery.status, delivery.detail = DeliveryStatus.FAILED, str(error)[:255]
+            logger.warning("Card links to %s failed: %s", delivery.address, error)
+        else:
+            delivery.status = DeliveryStatus.SENT
+        delivery.save(update_fields=["status", "detail"])
 
 
 # --- merging two customers' loyalty ------------------------------------------------------------

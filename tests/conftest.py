@@ -9,6 +9,7 @@ from django.test import Client
 from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
+from crm.api.throttling import local_counts
 from crm.services import api_key_create
 from tests.crm.factories import OrganizationFactory, StaffFactory
 
@@ -97,6 +98,7 @@ def _test_settings(settings):
     }
     # Rate counts are per minute and ids repeat between tests: each test starts from zero.
     cache.clear()
+    local_counts.clear()
 
 
 class LoginClient(Client):

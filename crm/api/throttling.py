@@ -3,6 +3,10 @@
 Each key gets a fixed one-minute window; a refused request is told when it ends. With REDIS_URL
 the counts live in Redis, shared by every worker process (INCR is atomic; one round trip a
 request). Without it they are kept per process, as is everything in the embedded default.
+
+When Redis cannot be reached the limiter counts per process instead, so the API keeps serving and
+a runaway client is still held to the rate in each process (see docs/reliability.md); it tries
+Redis again a few seconds later, and uses it as soon as it answers.
 """
 
 import time
@@ -10,27 +14,48 @@ from functools import cache
 
 import redis
 from django.conf import settings
-from django.core.cache import cache as local_cache
+from django.core.cache.backends.locmem import LocMemCache
 from rest_framework.throttling import BaseThrottle
 
+from crm.outages import Outage
+
 WINDOW_SECONDS = 60
+
+redis_outage = Outage("Redis (rate limits)", "counting requests per process meanwhile")
+local_counts = LocMemCache(
+    "crm-throttle", {"TIMEOUT": WINDOW_SECONDS + 1, "OPTIONS": {"MAX_ENTRIES": 100_000}}
+)
 
 
 @cache
 def _redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url)
+    return redis.Redis.from_url(url, **settings.REDIS_SOCKET_TIMEOUTS)
+
+
+def _count_in_redis(key: str) -> int:
+    pipeline = _redis(settings.REDIS_URL).pipeline(transaction=False)
+    pipeline.incr(key)
+    pipeline.expire(key, WINDOW_SECONDS + 1, nx=True)
+    return pipeline.execute()[0]
+
+
+def _count_in_process(key: str) -> int:
+    if local_counts.add(key, 1):
+        return 1
+    return local_counts.incr(key)
 
 
 def count_request(key: str) -> int:
     """This window's count for `key`, the current request included."""
-    if settings.REDIS_URL:
-        pipeline = _redis(settings.REDIS_URL).pipeline(transaction=False)
-        pipeline.incr(key)
-        pipeline.expire(key, WINDOW_SECONDS + 1, nx=True)
-        return pipeline.execute()[0]
-    if local_cache.add(key, 1, timeout=WINDOW_SECONDS + 1):
-        return 1
-    return local_cache.incr(key)
+    if settings.REDIS_URL and redis_outage.worth_trying():
+        try:
+            count = _count_in_redis(key)
+        except redis.RedisError as error:
+            redis_outage.failed(error)
+        else:
+            redis_outage.succeeded()
+            return count
+    return _count_in_process(key)
 
 
 class OrganizationRateThrottle(BaseThrottle):

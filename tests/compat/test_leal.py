@@ -75,7 +75,9 @@ def test_create_with_a_card_gives_welcome_stamps_and_wallet_urls(leal, store, ca
     assert mail.outbox == []  # links are sent only when asked
 
 
-def test_create_from_form_fields_and_send_the_card_links(leal, store, card):
+def test_create_from_form_fields_and_send_the_card_links(
+    leal, store, card, django_capture_on_commit_callbacks
+):
     body = {
         "customer[first_name]": "Luis",
         "customer[email]": "luis@example.com",
@@ -83,7 +85,8 @@ def test_create_from_form_fields_and_send_the_card_links(leal, store, card):
         "send_card_links": "1",
     }
 
-    response = leal.post(f"{base(store)}/customers", body)  # multipart form
+    with django_capture_on_commit_callbacks(execute=True):
+        response = leal.post(f"{base(store)}/customers", body)  # multipart form
 
     assert response.status_code == 201, response.json()
     assert response.json()["first_name"] == "Luis"

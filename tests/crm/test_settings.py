@@ -85,3 +85,40 @@ def test_the_login_policy_comes_from_the_environment():
         "STAFF_2FA_REQUIRED": "1",
     }
     assert settings_value(expression, env) == "3 3600.0 1 True"
+
+
+@pytest.mark.parametrize(
+    ("env", "inline"),
+    [
+        ({}, "True"),  # no broker configured
+        ({"DEBUG": "1"}, "True"),
+        ({"DEBUG": "1", "REDIS_URL": "redis://cache.example.com:6379/0"}, "True"),
+        (PRODUCTION_ENV, "False"),
+        ({**PRODUCTION_ENV, "BACKGROUND_INLINE": "1"}, "True"),
+    ],
+    ids=["no-broker", "debug", "debug-with-broker", "production", "production-inline"],
+)
+def test_background_jobs_run_inline_only_by_default_without_a_broker_or_with_debug(env, inline):
+    assert settings_value("settings.BACKGROUND_INLINE, settings.CELERY_TASK_ALWAYS_EAGER", env) == (
+        f"{inline} {inline}"
+    )
+
+
+def test_jobs_cannot_be_sent_to_a_broker_that_is_not_configured():
+    result = manage("check", env={"BACKGROUND_INLINE": "0"})
+    assert result.returncode != 0
+    assert "BACKGROUND_INLINE=0 needs a broker" in result.stderr
+
+
+def test_web_processes_say_how_background_jobs_run_and_commands_do_not(tmp_path):
+    env = {"CRM_VAR_DIR": str(tmp_path)}
+    web = subprocess.run(
+        [sys.executable, "-c", "import crm.wsgi"],
+        cwd=BASE_DIR,
+        env={k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV} | env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "Background jobs run inline, in this process, after each commit" in web.stderr
+    assert "Background jobs" not in manage("check", env=env).stderr

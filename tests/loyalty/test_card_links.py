@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from django.core import mail
+from django.db import connection, transaction
+from django.test import TestCase
 
 from crm.actors import Actor
 from loyalty.links import apple_wallet_url, card_page_url, google_wallet_url
@@ -252,7 +254,9 @@ def test_the_card_page_offers_the_wallets_that_are_configured(client, card, goog
 
 
 def send(card):
-    return card_links_send(organization=card.organization, card=card, actor=CLERK)
+    """Send, and commit: the messages go out once the transaction that queued them commits."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return card_links_send(organization=card.organization, card=card, actor=CLERK)
 
 
 def test_links_go_to_every_subscribed_email_and_phone(card, caplog):
@@ -305,3 +309,60 @@ def test_a_failed_delivery_is_recorded_not_raised(card, settings):
 class BrokenSms:
     def send(self, to, body):
         raise ConnectionError("gateway down")
+
+
+class RecordingSms:
+    """Notes, for each message, whether its delivery row was already committed."""
+
+    sent: list = []
+
+    def send(self, to, body):
+        RecordingSms.sent.append(
+            {
+                "to": to,
+                "in_a_transaction": connection.in_atomic_block,
+                "row": list(
+                    CardLinkDelivery.objects.filter(address=to).values_list("channel", "status")
+                ),
+            }
+        )
+
+
+@pytest.fixture
+def recording_sms(settings):
+    settings.SMS_BACKEND = "tests.loyalty.test_card_links.RecordingSms"
+    RecordingSms.sent = []
+    return RecordingSms.sent
+
+
+@pytest.mark.django_db(transaction=True)
+def test_links_are_sent_after_commit_once_their_delivery_row_is_written(recording_sms):
+    card = CustomerCardFactory(customer__email=None, customer__phone="+919804542631")
+
+    with transaction.atomic():
+        result = card_links_send(organization=card.organization, card=card, actor=CLERK)
+        assert recording_sms == []  # nothing goes out before the commit
+        assert [d.status for d in result.deliveries] == ["queued"]
+
+    assert recording_sms == [
+        {"to": "+919804542631", "in_a_transaction": False, "row": [("sms", "queued")]}
+    ]
+    assert [d.status for d in result.deliveries] == ["sent"]
+    assert CardLinkDelivery.objects.get().status == "sent"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_send_sends_nothing(recording_sms):
+    card = CustomerCardFactory(customer__email="tom@example.com", customer__phone="+919804542631")
+
+    def send_then_fail():
+        with transaction.atomic():
+            card_links_send(organization=card.organization, card=card, actor=CLERK)
+            raise RuntimeError("the caller's work failed")
+
+    with pytest.raises(RuntimeError):
+        send_then_fail()
+
+    assert recording_sms == []
+    assert mail.outbox == []
+    assert not CardLinkDelivery.objects.exists()
