@@ -48,6 +48,11 @@ class ErrorCode(StrEnum):
     COUPON_UNKNOWN = "coupon_unknown"
     COUPON_EXPIRED = "coupon_expired"
     COUPON_REDEEMED = "coupon_redeemed"
+    STATUS_LABEL_TAKEN = "status_label_taken"
+    DEFAULT_STATUS_LABEL_TAKEN = "default_status_label_taken"
+    PROGRAM_TAKEN = "program_taken"
+    TIER_TAKEN = "tier_taken"
+    IN_USE = "in_use"
 
 
 class DomainError(Exception):
