@@ -135,14 +135,19 @@ def _store_name(name: str) -> str:
     return _clean_text(name, field="name", max_length=Store._meta.get_field("name").max_length)
 
 
-def store_validate(*, organization: Organization, code: str, name: str) -> tuple[str, str]:
-    """A new store's code and name, cleaned: the code is required and not yet the
-    organization's."""
+def store_validate(
+    *, organization: Organization, code: str, name: str, store: Store | None = None
+) -> tuple[str, str]:
+    """A store's code and name, cleaned: the code is required and no other store's of the
+    organization. `store` is the one being changed."""
     if not isinstance(code, str) or not code.strip():
         raise DomainError(ErrorCode.REQUIRED, "A store needs a code.", field="code")
     code = _clean_text(code, field="code", max_length=Store._meta.get_field("code").max_length)
     name = _store_name(name)
-    if Store.objects.filter(organization=organization, code=code).exists():
+    others = Store.objects.filter(organization=organization, code=code)
+    if store is not None:
+        others = others.exclude(pk=store.pk)
+    if others.exists():
         raise _store_code_taken(code)
     return code, name
 

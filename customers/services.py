@@ -1175,7 +1175,7 @@ def channel_remove(*, channel: CommChannel, actor: Actor = SYSTEM) -> None:
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
-def _check_allowed_values(data_type: str, allowed_values: list[str]) -> list[str]:
+def extended_field_allowed_values(data_type: str, allowed_values: list[str]) -> list[str]:
     if data_type == ExtendedFieldType.ENUM:
         if (
             not isinstance(allowed_values, list)
@@ -1214,7 +1214,7 @@ def extended_field_validate(
         data_type, ExtendedFieldType, code=ErrorCode.INVALID, field="data_type", what="data type"
     )
     require_choice(scope, ExtendedFieldScope, code=ErrorCode.INVALID, field="scope", what="scope")
-    values = _check_allowed_values(data_type, allowed_values or [])
+    values = extended_field_allowed_values(data_type, allowed_values or [])
     if ExtendedFieldDefinition.objects.filter(
         organization=organization, scope=scope, name=name
     ).exists():
@@ -1272,7 +1272,7 @@ def extended_field_update(
 ) -> ExtendedFieldDefinition:
     """An enum's allowed values change; the name and type, which stored values follow, stay."""
     before = config_audit.values_of(definition, ["allowed_values"])
-    definition.allowed_values = _check_allowed_values(definition.data_type, allowed_values)
+    definition.allowed_values = extended_field_allowed_values(definition.data_type, allowed_values)
     if config_audit.record_changed(definition, before, actor=actor):
         definition.save(update_fields=["allowed_values"])
     return definition
