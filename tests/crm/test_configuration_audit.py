@@ -13,7 +13,13 @@ from customers.models import ExtendedFieldDefinition, StatusLabel
 from loyalty.models import CouponSeries, Program, Reward, StampCard, Tier
 from tests.crm.factories import StoreFactory
 from tests.customers.factories import StatusLabelFactory
-from tests.loyalty.factories import ProgramFactory, RewardFactory, StampCardFactory, TierFactory
+from tests.loyalty.factories import (
+    EnrollmentFactory,
+    ProgramFactory,
+    RewardFactory,
+    StampCardFactory,
+    TierFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -508,3 +514,29 @@ def test_staff_see_their_organizations_configuration_changes_only(staff_client, 
     theirs = ConfigurationChange.objects.get(organization=other_org)
     response = staff_client.get(admin_url(ConfigurationChange, "change", theirs.pk))
     assert response.status_code in (302, 404)
+
+
+def test_a_tier_members_are_in_is_not_deleted_inline(staff_client, org):
+    program = ProgramFactory(organization=org, name="Club")
+    gold = TierFactory(program=program, number=1, name="Gold")
+    EnrollmentFactory(customer__organization=org, program=program, tier=gold)
+    tiers = existing_inlines(
+        "tiers", [{"id": gold.pk, "program": program.pk, "number": "1", "name": "Gold"}]
+    )
+    tiers["tiers-0-DELETE"] = "on"
+
+    response = staff_client.post(
+        admin_url(Program, "change", program.pk),
+        {
+            "name": "Club",
+            "active": "on",
+            "welcome_points": "0",
+            "referrer_points": "0",
+            "referee_points": "0",
+            **tiers,
+        },
+    )
+
+    assert response.status_code == 200
+    assert Tier.objects.filter(pk=gold.pk).exists()
+    assert not ConfigurationChange.objects.exists()
