@@ -6,12 +6,22 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
+from django.utils.html import format_html_join
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin as DjangoOtpTOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from .models import ApiKey, Organization, Store, User
-from .services import api_key_create, api_key_revoke
-from .tenancy import TenantScopedAdmin, sees_all
+from .admin_services import ServiceAdminMixin, ServiceForm, adopt, staff_actor, unchanged
+from .models import ApiKey, ConfigurationChange, Organization, Store, User
+from .services import (
+    api_key_create,
+    api_key_rename,
+    api_key_revoke,
+    store_create,
+    store_delete,
+    store_update,
+    store_validate,
+)
+from .tenancy import ReadOnlyAdminMixin, TenantScopedAdmin, sees_all
 
 
 class SuperuserCreatesMixin:
@@ -37,12 +47,49 @@ class OrganizationAdmin(SuperuserCreatesMixin, TenantScopedAdmin):
         return self.prepopulated_fields if sees_all(request) else {}
 
 
+class StoreForm(ServiceForm):
+    class Meta:
+        model = Store
+        fields = ["organization", "code", "name", "active"]
+
+    def check(self):
+        store = self.instance if self.instance.pk else None
+        data = self.cleaned_data
+        store_validate(
+            organization=store.organization if store else data["organization"],
+            code=store.code if store else data["code"],
+            name=data["name"],
+            store=store,
+        )
+
+
 @admin.register(Store)
-class StoreAdmin(TenantScopedAdmin):
+class StoreAdmin(ServiceAdminMixin, TenantScopedAdmin):
+    """A store's code, which tills and imports use, stays as it was created."""
+
+    form = StoreForm
     list_display = ["code", "name", "organization", "active"]
     list_filter = ["active", "organization"]
     list_select_related = ["organization"]
     search_fields = ["code", "name"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["organization", "code"]
+
+    def create(self, data, actor):
+        return store_create(
+            organization=data["organization"],
+            code=data["code"],
+            name=data["name"],
+            active=data["active"],
+            actor=actor,
+        )
+
+    def update(self, obj, data, actor):
+        return store_update(store=obj, name=data["name"], active=data["active"], actor=actor)
+
+    def delete(self, obj, actor):
+        store_delete(store=obj, actor=actor)
 
 
 class SuperuserOnlyMixin:
@@ -118,11 +165,12 @@ class ApiKeyAdmin(TenantScopedAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
+        actor = staff_actor(request)
         if change:
-            obj.save(update_fields=["name"])
+            adopt(obj, api_key_rename(api_key=unchanged(obj), name=obj.name, actor=actor))
             return
-        api_key, raw_key = api_key_create(organization=obj.organization, name=obj.name)
-        obj.pk = api_key.pk
+        api_key, raw_key = api_key_create(organization=obj.organization, name=obj.name, actor=actor)
+        adopt(obj, api_key)
         self.message_user(
             request,
             f"The new key is {raw_key} — copy it now: it is not stored and cannot be shown again.",
@@ -131,8 +179,9 @@ class ApiKeyAdmin(TenantScopedAdmin):
 
     @admin.action(description="Revoke the selected keys", permissions=["change"])
     def revoke(self, request, queryset):
+        actor = staff_actor(request)
         for api_key in queryset:
-            api_key_revoke(api_key=api_key)
+            api_key_revoke(api_key=api_key, actor=actor)
         self.message_user(request, f"Revoked {len(queryset)} key(s).")
 
 
@@ -174,3 +223,35 @@ class TOTPDeviceAdmin(SuperuserOnlyMixin, DjangoOtpTOTPDeviceAdmin):
     def qrcode_view(self, request, pk):
         self.device_or_404(request, pk)
         return super().qrcode_view(request, pk)
+
+
+@admin.register(ConfigurationChange)
+class ConfigurationChangeAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+    """Who changed which store, API key, status label, extended field, programme, tier, stamp
+    card, reward or coupon series, from which door, and from what to what."""
+
+    list_display = ["created_at", "subject", "object_repr", "action", "actor", "organization"]
+    list_filter = ["subject", "action", "organization"]
+    list_select_related = ["organization"]
+    search_fields = ["object_repr", "actor"]
+    fields = [
+        "created_at",
+        "organization",
+        "subject",
+        "object_id",
+        "object_repr",
+        "action",
+        "changes_shown",
+        "actor",
+        "actor_context",
+        "request_id",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="Changes")
+    def changes_shown(self, obj):
+        return format_html_join(
+            "",
+            "<div><b>{}</b>: {} → {}</div>",
+            ((name, before, after) for name, (before, after) in obj.changes.items()),
+        )

@@ -49,6 +49,11 @@ class ErrorCode(StrEnum):
     COUPON_EXPIRED = "coupon_expired"
     COUPON_REDEEMED = "coupon_redeemed"
     TOTP_DEVICE_EXISTS = "totp_device_exists"
+    STATUS_LABEL_TAKEN = "status_label_taken"
+    DEFAULT_STATUS_LABEL_TAKEN = "default_status_label_taken"
+    PROGRAM_TAKEN = "program_taken"
+    TIER_TAKEN = "tier_taken"
+    IN_USE = "in_use"
 
 
 class DomainError(Exception):

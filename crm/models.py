@@ -143,3 +143,41 @@ class PendingJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task} #{self.pk}"
+
+
+class ConfigurationChange(models.Model):
+    """One change to an organization's configuration (a store, an API key, a programme, …), from
+    any door, with its before and after values and who made it.
+
+    Customers' own changes are `customers.AuditEvent`s, kept apart so that a customer's history
+    and erasure never touch these.
+    """
+
+    TENANT_PATH = "organization"
+
+    # Blank for the global extended-field definitions, which belong to no organization.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    subject = models.CharField(max_length=32, help_text="What kind of object: store, tier, …")
+    object_id = models.PositiveBigIntegerField(help_text="Kept when the object is deleted.")
+    object_repr = models.CharField(max_length=200, help_text="The object, as people name it.")
+    action = models.CharField(max_length=16)
+    changes = models.JSONField(default=dict, blank=True, help_text="{field: [before, after]}")
+    actor = models.CharField(max_length=200)
+    actor_context = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What the caller said of its user (user-context headers).",
+    )
+    request_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="config_change_by_org"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} {self.object_repr} {self.action} by {self.actor}"

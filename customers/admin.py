@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from crm.actors import SYSTEM, Actor
 from crm.admin_paging import LargeTableAdminMixin
+from crm.admin_services import ServiceAdminMixin, ServiceForm, form_field_of
 from crm.errors import DomainError
 from crm.tenancy import ReadOnlyAdminMixin, TenantScopedAdmin, TenantScopedMixin, sees_all
 from loyalty.models import CustomerCard, Enrollment
@@ -29,15 +30,6 @@ from .models import (
     StatusLabel,
 )
 from .normalization import normalize_email, normalize_phone
-
-
-def form_field_of(error: DomainError, form: forms.BaseForm, renamed: dict[str, str]) -> str | None:
-    """The form field a service error is about, or None for an error of the whole form."""
-    if not error.field:
-        return None
-    name = error.field.split(".")[0].split("[")[0]
-    name = renamed.get(name, name)
-    return name if name in form.fields else None
 
 
 def normalised(normalize, value, **kwargs):
@@ -433,18 +425,84 @@ class CommChannelAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantScopedAdm
     search_fields = ["value"]
 
 
+class StatusLabelForm(ServiceForm):
+    class Meta:
+        model = StatusLabel
+        fields = ["organization", "name", "status", "is_default"]
+
+    def check(self):
+        label = self.instance if self.instance.pk else None
+        data = self.cleaned_data
+        services.status_label_validate(
+            organization=label.organization if label else data["organization"],
+            name=data["name"],
+            status=data["status"],
+            is_default=data["is_default"],
+            label=label,
+        )
+
+
 @admin.register(StatusLabel)
-class StatusLabelAdmin(TenantScopedAdmin):
+class StatusLabelAdmin(ServiceAdminMixin, TenantScopedAdmin):
+    form = StatusLabelForm
     list_display = ["name", "status", "is_default", "organization"]
     list_filter = ["status", "organization"]
     list_select_related = ["organization"]
     search_fields = ["name"]
 
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["organization"]
+
+    def create(self, data, actor):
+        return services.status_label_create(
+            organization=data["organization"],
+            name=data["name"],
+            status=data["status"],
+            is_default=data["is_default"],
+            actor=actor,
+        )
+
+    def update(self, obj, data, actor):
+        return services.status_label_update(
+            label=obj,
+            name=data["name"],
+            status=data["status"],
+            is_default=data["is_default"],
+            actor=actor,
+        )
+
+    def delete(self, obj, actor):
+        services.status_label_delete(label=obj, actor=actor)
+
+
+class ExtendedFieldDefinitionForm(ServiceForm):
+    class Meta:
+        model = ExtendedFieldDefinition
+        fields = ["organization", "name", "data_type", "allowed_values", "scope"]
+
+    def check(self):
+        data = self.cleaned_data
+        if self.instance.pk:
+            services.extended_field_allowed_values(self.instance.data_type, data["allowed_values"])
+            return
+        services.extended_field_validate(
+            organization=data.get("organization"),
+            name=data["name"],
+            data_type=data["data_type"],
+            allowed_values=data["allowed_values"],
+            scope=data["scope"],
+        )
+
 
 @admin.register(ExtendedFieldDefinition)
-class ExtendedFieldDefinitionAdmin(TenantScopedAdmin):
-    """Staff see the global definitions beside their own, and change only their own."""
+class ExtendedFieldDefinitionAdmin(ServiceAdminMixin, TenantScopedAdmin):
+    """Staff see the global definitions beside their own, and change only their own.
 
+    A definition's name, type and scope, which stored values follow, stay as they were created;
+    an enum's allowed values change.
+    """
+
+    form = ExtendedFieldDefinitionForm
     list_display = ["name", "data_type", "scope", "organization"]
     list_filter = ["scope", "data_type"]
     list_select_related = ["organization"]
@@ -458,6 +516,9 @@ class ExtendedFieldDefinitionAdmin(TenantScopedAdmin):
             Q(organization_id=request.user.organization_id) | Q(organization__isnull=True)
         )
 
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["organization", "name", "data_type", "scope"]
+
     def has_change_permission(self, request, obj=None):
         if obj is not None and obj.organization_id is None and not sees_all(request):
             return False
@@ -467,3 +528,21 @@ class ExtendedFieldDefinitionAdmin(TenantScopedAdmin):
         if obj is not None and obj.organization_id is None and not sees_all(request):
             return False
         return super().has_delete_permission(request, obj)
+
+    def create(self, data, actor):
+        return services.extended_field_define(
+            organization=data.get("organization"),
+            name=data["name"],
+            data_type=data["data_type"],
+            allowed_values=data["allowed_values"],
+            scope=data["scope"],
+            actor=actor,
+        )
+
+    def update(self, obj, data, actor):
+        return services.extended_field_update(
+            definition=obj, allowed_values=data["allowed_values"], actor=actor
+        )
+
+    def delete(self, obj, actor):
+        services.extended_field_delete(definition=obj, actor=actor)

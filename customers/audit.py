@@ -4,20 +4,10 @@ Services record; nothing else writes events. Values are kept as JSON: dates as I
 related rows by their name or code.
 """
 
-import datetime as dt
-from typing import Any
-
 from crm.actors import Actor
+from crm.audit import as_json
 
 from .models import AuditEvent, Customer
-
-
-def as_json(value: Any) -> Any:
-    if isinstance(value, dt.date | dt.datetime):
-        return value.isoformat()
-    if hasattr(value, "_meta"):  # a related row: by what people know it as
-        return getattr(value, "name", None) or getattr(value, "code", None) or str(value)
-    return value
 
 
 def event(

@@ -6,7 +6,6 @@ Rules that span rows (matching identifiers across sources, validating extended f
 
 import secrets
 
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
@@ -433,18 +432,6 @@ class ExtendedFieldDefinition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.data_type})"
-
-    def clean(self) -> None:
-        values = self.allowed_values
-        if self.data_type == ExtendedFieldType.ENUM:
-            if (
-                not values
-                or not isinstance(values, list)
-                or not all(isinstance(value, str) and value.strip() for value in values)
-            ):
-                raise ValidationError({"allowed_values": "An enum needs a list of text values."})
-        elif values:
-            raise ValidationError({"allowed_values": "Only enums have allowed values."})
 
 
 class AuditEvent(models.Model):

@@ -11,9 +11,10 @@ from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import ProtectedError, Q
 from django.utils import timezone
 
+from crm import audit as config_audit
 from crm.actors import SYSTEM, Actor
 from crm.background import enqueue
 from crm.errors import DomainError, ErrorCode
@@ -33,6 +34,7 @@ from .models import (
     AuditEvent,
     CommChannel,
     Customer,
+    CustomerStatus,
     ExtendedFieldDefinition,
     ExtendedFieldScope,
     ExtendedFieldType,
@@ -1173,7 +1175,7 @@ def channel_remove(*, channel: CommChannel, actor: Actor = SYSTEM) -> None:
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
-def _check_allowed_values(data_type: str, allowed_values: list[str]) -> list[str]:
+def extended_field_allowed_values(data_type: str, allowed_values: list[str]) -> list[str]:
     if data_type == ExtendedFieldType.ENUM:
         if (
             not isinstance(allowed_values, list)
@@ -1191,15 +1193,17 @@ def _check_allowed_values(data_type: str, allowed_values: list[str]) -> list[str
     return []
 
 
-def extended_field_define(
+def extended_field_validate(
     *,
-    organization: Organization,
+    organization: Organization | None,
     name: str,
     data_type: str,
     allowed_values: list[str] | None = None,
     scope: str = ExtendedFieldScope.CUSTOMER,
-) -> ExtendedFieldDefinition:
-    """A new extended field of the organization's own (it takes precedence over a global one)."""
+) -> list[str]:
+    """The allowed values of a new extended field, cleaned, or a DomainError: the name is
+    lower-case letters, digits and underscores, and not yet the organization's (or, for a global
+    field, no other global field's) in its scope."""
     if not isinstance(name, str) or not FIELD_NAME.match(name):
         raise DomainError(
             ErrorCode.INVALID,
@@ -1210,37 +1214,166 @@ def extended_field_define(
         data_type, ExtendedFieldType, code=ErrorCode.INVALID, field="data_type", what="data type"
     )
     require_choice(scope, ExtendedFieldScope, code=ErrorCode.INVALID, field="scope", what="scope")
-    values = _check_allowed_values(data_type, allowed_values or [])
-    taken = DomainError(
+    values = extended_field_allowed_values(data_type, allowed_values or [])
+    if ExtendedFieldDefinition.objects.filter(
+        organization=organization, scope=scope, name=name
+    ).exists():
+        raise _extended_field_taken(name)
+    return values
+
+
+def _extended_field_taken(name: str) -> DomainError:
+    return DomainError(
         ErrorCode.EXTENDED_FIELD_TAKEN,
         f"The organization already has an extended field {name!r}.",
         field="name",
     )
-    if ExtendedFieldDefinition.objects.filter(
-        organization=organization, scope=scope, name=name
-    ).exists():
-        raise taken
+
+
+EXTENDED_FIELD_FIELDS = ("name", "data_type", "allowed_values", "scope")
+
+
+def extended_field_define(
+    *,
+    organization: Organization | None,
+    name: str,
+    data_type: str,
+    allowed_values: list[str] | None = None,
+    scope: str = ExtendedFieldScope.CUSTOMER,
+    actor: Actor = SYSTEM,
+) -> ExtendedFieldDefinition:
+    """A new extended field of the organization's own (it takes precedence over a global one),
+    or, with no organization, a global one."""
+    values = extended_field_validate(
+        organization=organization,
+        name=name,
+        data_type=data_type,
+        allowed_values=allowed_values,
+        scope=scope,
+    )
     try:
         with transaction.atomic():
-            return ExtendedFieldDefinition.objects.create(
+            definition = ExtendedFieldDefinition.objects.create(
                 organization=organization,
                 name=name,
                 data_type=data_type,
                 allowed_values=values,
                 scope=scope,
             )
+            config_audit.record_created(definition, EXTENDED_FIELD_FIELDS, actor=actor)
     except IntegrityError:
-        raise taken from None
-
-
-def extended_field_update(
-    *, definition: ExtendedFieldDefinition, allowed_values: list[str]
-) -> ExtendedFieldDefinition:
-    """An enum's allowed values change; the name and type, which stored values follow, stay."""
-    definition.allowed_values = _check_allowed_values(definition.data_type, allowed_values)
-    definition.save(update_fields=["allowed_values"])
+        raise _extended_field_taken(name) from None
     return definition
 
 
-def extended_field_delete(*, definition: ExtendedFieldDefinition) -> None:
+@transaction.atomic
+def extended_field_update(
+    *, definition: ExtendedFieldDefinition, allowed_values: list[str], actor: Actor = SYSTEM
+) -> ExtendedFieldDefinition:
+    """An enum's allowed values change; the name and type, which stored values follow, stay."""
+    before = config_audit.values_of(definition, ["allowed_values"])
+    definition.allowed_values = extended_field_allowed_values(definition.data_type, allowed_values)
+    if config_audit.record_changed(definition, before, actor=actor):
+        definition.save(update_fields=["allowed_values"])
+    return definition
+
+
+@transaction.atomic
+def extended_field_delete(*, definition: ExtendedFieldDefinition, actor: Actor = SYSTEM) -> None:
+    config_audit.record_deleted(definition, EXTENDED_FIELD_FIELDS, actor=actor)
     definition.delete()
+
+
+# --- status labels -----------------------------------------------------------------------------
+
+STATUS_LABEL_FIELDS = ("name", "status", "is_default")
+
+
+def status_label_validate(
+    *,
+    organization: Organization,
+    name: str,
+    status: str,
+    is_default: bool,
+    label: StatusLabel | None = None,
+) -> str:
+    """The label's name, cleaned, or a DomainError: names are the organization's own whatever
+    their case, and one label at most is the default. `label` is the one being changed."""
+    name = clean_text(name, max_length=StatusLabel._meta.get_field("name").max_length, field="name")
+    if not name:
+        raise DomainError(ErrorCode.REQUIRED, "A status label needs a name.", field="name")
+    require_choice(
+        status, CustomerStatus, code=ErrorCode.INVALID, field="status", what="customer status"
+    )
+    others = StatusLabel.objects.filter(organization=organization)
+    if label is not None:
+        others = others.exclude(pk=label.pk)
+    if others.filter(name__iexact=name).exists():
+        raise DomainError(
+            ErrorCode.STATUS_LABEL_TAKEN,
+            f"The organization already has a status label {name!r}.",
+            field="name",
+        )
+    if is_default and (default := others.filter(is_default=True).first()):
+        raise DomainError(
+            ErrorCode.DEFAULT_STATUS_LABEL_TAKEN,
+            f"{default.name!r} is the default status label: make it not the default first.",
+            field="is_default",
+        )
+    return name
+
+
+def status_label_create(
+    *,
+    organization: Organization,
+    name: str,
+    status: str,
+    is_default: bool = False,
+    actor: Actor = SYSTEM,
+) -> StatusLabel:
+    name = status_label_validate(
+        organization=organization, name=name, status=status, is_default=is_default
+    )
+    try:
+        with transaction.atomic():
+            label = StatusLabel.objects.create(
+                organization=organization, name=name, status=status, is_default=is_default
+            )
+            config_audit.record_created(label, STATUS_LABEL_FIELDS, actor=actor)
+    except IntegrityError:
+        # A concurrent label took the name or the default: say which, as the checks do.
+        status_label_validate(
+            organization=organization, name=name, status=status, is_default=is_default
+        )
+        raise
+    return label
+
+
+def status_label_update(
+    *, label: StatusLabel, name: str, status: str, is_default: bool, actor: Actor = SYSTEM
+) -> StatusLabel:
+    """Customers with the label take its new status from their next change on."""
+    name = status_label_validate(
+        organization=label.organization,
+        name=name,
+        status=status,
+        is_default=is_default,
+        label=label,
+    )
+    before = config_audit.values_of(label, STATUS_LABEL_FIELDS)
+    label.name, label.status, label.is_default = name, status, is_default
+    with transaction.atomic():
+        if changed := config_audit.record_changed(label, before, actor=actor):
+            label.save(update_fields=changed)
+    return label
+
+
+@transaction.atomic
+def status_label_delete(*, label: StatusLabel, actor: Actor = SYSTEM) -> None:
+    config_audit.record_deleted(label, STATUS_LABEL_FIELDS, actor=actor)
+    try:
+        label.delete()
+    except ProtectedError:
+        raise DomainError(
+            ErrorCode.IN_USE, f"Customers have the status label {label.name!r}.", field=None
+        ) from None

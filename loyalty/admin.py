@@ -6,8 +6,15 @@ Ledgers and running totals change only through the loyalty services, never by ed
 from django.contrib import admin
 
 from crm.admin_paging import LargeTableAdminMixin
+from crm.admin_services import (
+    ServiceAdminMixin,
+    ServiceForm,
+    ServiceInlineForm,
+    ServiceInlineFormSet,
+)
 from crm.tenancy import ReadOnlyAdminMixin, TenantScopedAdmin, TenantScopedMixin
 
+from . import services
 from .models import (
     CardLinkDelivery,
     Coupon,
@@ -24,14 +31,95 @@ from .models import (
     TierChange,
 )
 
+TIER_EDITABLE = ["number", "name", "points_threshold"]
+
+
+def tier_check(tier: Tier | None, program: Program, data: dict) -> None:
+    services.tier_validate(
+        program=program,
+        number=data["number"],
+        name=data["name"],
+        points_threshold=data["points_threshold"],
+        tier=tier,
+    )
+
+
+def tier_update(tier: Tier, data: dict, actor) -> Tier:
+    return services.tier_update(
+        tier=tier,
+        number=data["number"],
+        name=data["name"],
+        points_threshold=data["points_threshold"],
+        actor=actor,
+    )
+
+
+class TierInlineForm(ServiceInlineForm):
+    class Meta:
+        model = Tier
+        fields = TIER_EDITABLE
+
+    def check(self):
+        tier_check(self.instance if self.instance.pk else None, self.parent, self.cleaned_data)
+
+
+class TierFormSet(ServiceInlineFormSet):
+    def create(self, data, actor):
+        return services.tier_create(
+            program=self.instance,
+            number=data["number"],
+            name=data["name"],
+            points_threshold=data["points_threshold"],
+            actor=actor,
+        )
+
+    def update(self, obj, data, actor):
+        return tier_update(obj, data, actor)
+
+    def delete(self, obj, actor):
+        services.tier_delete(tier=obj, actor=actor)
+
 
 class TierInline(TenantScopedMixin, admin.TabularInline):
     model = Tier
+    form = TierInlineForm
+    formset = TierFormSet
     extra = 0
 
 
+PROGRAM_EDITABLE = [
+    "name",
+    "description",
+    "active",
+    "welcome_points",
+    "welcome_coupon_series",
+    "referrer_points",
+    "referee_points",
+]
+
+
+class ProgramForm(ServiceForm):
+    class Meta:
+        model = Program
+        fields = ["organization", *PROGRAM_EDITABLE]
+
+    def check(self):
+        program = self.instance if self.instance.pk else None
+        data = self.cleaned_data
+        services.program_validate(
+            organization=program.organization if program else data["organization"],
+            name=data["name"],
+            welcome_points=data["welcome_points"],
+            welcome_coupon_series=data["welcome_coupon_series"],
+            referrer_points=data["referrer_points"],
+            referee_points=data["referee_points"],
+            program=program,
+        )
+
+
 @admin.register(Program)
-class ProgramAdmin(TenantScopedAdmin):
+class ProgramAdmin(ServiceAdminMixin, TenantScopedAdmin):
+    form = ProgramForm
     list_display = [
         "name",
         "organization",
@@ -57,13 +145,68 @@ class ProgramAdmin(TenantScopedAdmin):
     ]
     inlines = [TierInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["organization"]
+
+    def create(self, data, actor):
+        return services.program_create(
+            organization=data["organization"],
+            **{name: data[name] for name in PROGRAM_EDITABLE},
+            actor=actor,
+        )
+
+    def update(self, obj, data, actor):
+        return services.program_update(
+            program=obj, **{name: data[name] for name in PROGRAM_EDITABLE}, actor=actor
+        )
+
+    def delete(self, obj, actor):
+        services.program_delete(program=obj, actor=actor)
+
+
+COUPON_SERIES_EDITABLE = ["description", "discount_code", "valid_days", "valid_until", "active"]
+
+
+class CouponSeriesForm(ServiceForm):
+    class Meta:
+        model = CouponSeries
+        fields = ["organization", *COUPON_SERIES_EDITABLE]
+
+    def check(self):
+        data = self.cleaned_data
+        services.coupon_series_validate(
+            description=data["description"],
+            discount_code=data["discount_code"],
+            valid_days=data["valid_days"],
+            valid_until=data["valid_until"],
+        )
+
 
 @admin.register(CouponSeries)
-class CouponSeriesAdmin(TenantScopedAdmin):
+class CouponSeriesAdmin(ServiceAdminMixin, TenantScopedAdmin):
+    form = CouponSeriesForm
     list_display = ["description", "discount_code", "valid_days", "valid_until", "active"]
     list_filter = ["active", "organization"]
     list_select_related = ["organization"]
     search_fields = ["description", "discount_code"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["organization"]
+
+    def create(self, data, actor):
+        return services.coupon_series_create(
+            organization=data["organization"],
+            **{name: data[name] for name in COUPON_SERIES_EDITABLE},
+            actor=actor,
+        )
+
+    def update(self, obj, data, actor):
+        return services.coupon_series_update(
+            series=obj, **{name: data[name] for name in COUPON_SERIES_EDITABLE}, actor=actor
+        )
+
+    def delete(self, obj, actor):
+        services.coupon_series_delete(series=obj, actor=actor)
 
 
 @admin.register(Coupon)
@@ -74,11 +217,42 @@ class CouponAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantScopedAdmin):
     search_fields = ["code", "customer__email", "customer__public_id"]
 
 
+class TierForm(ServiceForm):
+    class Meta:
+        model = Tier
+        fields = ["program", *TIER_EDITABLE]
+
+    def check(self):
+        tier = self.instance if self.instance.pk else None
+        tier_check(tier, tier.program if tier else self.cleaned_data["program"], self.cleaned_data)
+
+
 @admin.register(Tier)
-class TierAdmin(TenantScopedAdmin):
+class TierAdmin(ServiceAdminMixin, TenantScopedAdmin):
+    """A tier stays in the programme it was created in."""
+
+    form = TierForm
     list_display = ["program", "number", "name"]
     list_select_related = ["program"]
     search_fields = ["name", "program__name"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["program"]
+
+    def create(self, data, actor):
+        return services.tier_create(
+            program=data["program"],
+            number=data["number"],
+            name=data["name"],
+            points_threshold=data["points_threshold"],
+            actor=actor,
+        )
+
+    def update(self, obj, data, actor):
+        return tier_update(obj, data, actor)
+
+    def delete(self, obj, actor):
+        services.tier_delete(tier=obj, actor=actor)
 
 
 class PointsTransactionInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -136,26 +310,131 @@ class PointsTransactionAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantSco
     search_fields = ["reference", "enrollment__customer__email"]
 
 
+REWARD_EDITABLE = ["name", "stamp_cost", "active"]
+
+
+def reward_check(data: dict) -> None:
+    services.reward_validate(name=data["name"], stamp_cost=data["stamp_cost"])
+
+
+def reward_update(reward: Reward, data: dict, actor) -> Reward:
+    return services.reward_update(
+        reward=reward, **{name: data[name] for name in REWARD_EDITABLE}, actor=actor
+    )
+
+
+class RewardInlineForm(ServiceInlineForm):
+    class Meta:
+        model = Reward
+        fields = REWARD_EDITABLE
+
+    def check(self):
+        reward_check(self.cleaned_data)
+
+
+class RewardFormSet(ServiceInlineFormSet):
+    def create(self, data, actor):
+        return services.reward_create(
+            stamp_card=self.instance,
+            **{name: data[name] for name in REWARD_EDITABLE},
+            actor=actor,
+        )
+
+    def update(self, obj, data, actor):
+        return reward_update(obj, data, actor)
+
+    def delete(self, obj, actor):
+        services.reward_delete(reward=obj, actor=actor)
+
+
 class RewardInline(TenantScopedMixin, admin.TabularInline):
     model = Reward
+    form = RewardInlineForm
+    formset = RewardFormSet
     extra = 0
 
 
+STAMP_CARD_EDITABLE = ["name", "store", "initial_stamps", "active"]
+
+
+class StampCardForm(ServiceForm):
+    class Meta:
+        model = StampCard
+        fields = ["organization", *STAMP_CARD_EDITABLE]
+
+    def check(self):
+        stamp_card = self.instance if self.instance.pk else None
+        data = self.cleaned_data
+        services.stamp_card_validate(
+            organization=stamp_card.organization if stamp_card else data["organization"],
+            name=data["name"],
+            store=data["store"],
+            initial_stamps=data["initial_stamps"],
+        )
+
+
 @admin.register(StampCard)
-class StampCardAdmin(TenantScopedAdmin):
+class StampCardAdmin(ServiceAdminMixin, TenantScopedAdmin):
+    form = StampCardForm
     list_display = ["name", "store", "initial_stamps", "active", "organization"]
     list_filter = ["active", "organization"]
     list_select_related = ["store", "organization"]
     search_fields = ["name"]
     inlines = [RewardInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["organization"]
+
+    def create(self, data, actor):
+        return services.stamp_card_create(
+            organization=data["organization"],
+            **{name: data[name] for name in STAMP_CARD_EDITABLE},
+            actor=actor,
+        )
+
+    def update(self, obj, data, actor):
+        return services.stamp_card_update(
+            stamp_card=obj, **{name: data[name] for name in STAMP_CARD_EDITABLE}, actor=actor
+        )
+
+    def delete(self, obj, actor):
+        services.stamp_card_delete(stamp_card=obj, actor=actor)
+
+
+class RewardForm(ServiceForm):
+    class Meta:
+        model = Reward
+        fields = ["stamp_card", *REWARD_EDITABLE]
+
+    def check(self):
+        reward_check(self.cleaned_data)
+
 
 @admin.register(Reward)
-class RewardAdmin(TenantScopedAdmin):
+class RewardAdmin(ServiceAdminMixin, TenantScopedAdmin):
+    """A reward stays on the stamp card it was created for."""
+
+    form = RewardForm
     list_display = ["name", "stamp_card", "stamp_cost", "active"]
     list_filter = ["active"]
     list_select_related = ["stamp_card"]
     search_fields = ["name", "stamp_card__name"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else ["stamp_card"]
+
+    def create(self, data, actor):
+        return services.reward_create(
+            stamp_card=data["stamp_card"],
+            **{name: data[name] for name in REWARD_EDITABLE},
+            actor=actor,
+        )
+
+    def update(self, obj, data, actor):
+        return reward_update(obj, data, actor)
+
+    def delete(self, obj, actor):
+        services.reward_delete(reward=obj, actor=actor)
 
 
 class StampTransactionInline(ReadOnlyAdminMixin, admin.TabularInline):

@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, ProtectedError
 from django.utils import timezone
 
+from crm import audit as config_audit
 from crm.actors import SYSTEM, Actor
 from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
 from customers import audit
 from customers.models import Customer
+from customers.normalization import clean_text
 
 from .links import card_links_message
 from .models import (
@@ -896,3 +898,436 @@ def card_absorb(*, survivor: CustomerCard, merged: CustomerCard, actor: Actor) -
     CustomerCard.objects.filter(pk=out_of.pk).update(
         status=CardStatus.INACTIVE, updated_at=timezone.now()
     )
+
+
+# --- configuration: coupon series, programmes and tiers, stamp cards and rewards ---------------
+#
+# Each change is recorded in the configuration audit trail. What the database would refuse
+# (a taken name, another organization's row, a negative count) is refused first as a DomainError
+# naming the field.
+
+COUPON_SERIES_FIELDS = ("description", "discount_code", "valid_days", "valid_until", "active")
+PROGRAM_FIELDS = (
+    "name",
+    "description",
+    "active",
+    "welcome_points",
+    "welcome_coupon_series",
+    "referrer_points",
+    "referee_points",
+)
+TIER_FIELDS = ("program", "number", "name", "points_threshold")
+STAMP_CARD_FIELDS = ("name", "store", "initial_stamps", "active")
+REWARD_FIELDS = ("stamp_card", "name", "stamp_cost", "active")
+
+
+def _required_text(value: str, model, name: str) -> str:
+    text = clean_text(value, max_length=model._meta.get_field(name).max_length, field=name)
+    if not text:
+        raise DomainError(ErrorCode.REQUIRED, "This field is required.", field=name)
+    return text
+
+
+MAX_COUNT = 2**31 - 1  # what a positive integer column holds on every database
+
+
+def _check_count(value: int | None, *, field: str, minimum: int = 0, optional: bool = False):
+    if value is None and optional:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= MAX_COUNT:
+        raise DomainError(
+            ErrorCode.INVALID,
+            f"A whole number from {minimum} to {MAX_COUNT} is needed.",
+            field=field,
+        )
+
+
+def _save_changed(row, before: dict, actor: Actor):
+    if changed := config_audit.record_changed(row, before, actor=actor):
+        row.save(update_fields=changed)
+    return row
+
+
+def _delete_config(row, fields, actor: Actor, *, in_use: str, cascaded=()) -> None:
+    """Deletes `row` and the rows in `cascaded` that go with it, each on record; a row that
+    ledgers or customers' rows refer to stays (`in_use` says why)."""
+    for child, child_fields in cascaded:
+        config_audit.record_deleted(child, child_fields, actor=actor)
+    config_audit.record_deleted(row, fields, actor=actor)
+    try:
+        row.delete()
+    except ProtectedError:
+        raise DomainError(ErrorCode.IN_USE, in_use) from None
+
+
+def coupon_series_validate(
+    *,
+    description: str,
+    discount_code: str,
+    valid_days: int | None,
+    valid_until: dt.datetime | None,
+) -> tuple[str, str]:
+    """The description and discount code, cleaned."""
+    description = _required_text(description, CouponSeries, "description")
+    discount_code = _required_text(discount_code, CouponSeries, "discount_code")
+    _check_count(valid_days, field="valid_days", optional=True)
+    if valid_until is not None and timezone.is_naive(valid_until):
+        raise DomainError(ErrorCode.INVALID, "A time zone is needed.", field="valid_until")
+    return description, discount_code
+
+
+@transaction.atomic
+def coupon_series_create(
+    *,
+    organization: Organization,
+    description: str,
+    discount_code: str = "NO_VALUE",
+    valid_days: int | None = None,
+    valid_until: dt.datetime | None = None,
+    active: bool = True,
+    actor: Actor = SYSTEM,
+) -> CouponSeries:
+    description, discount_code = coupon_series_validate(
+        description=description,
+        discount_code=discount_code,
+        valid_days=valid_days,
+        valid_until=valid_until,
+    )
+    series = CouponSeries.objects.create(
+        organization=organization,
+        description=description,
+        discount_code=discount_code,
+        valid_days=valid_days,
+        valid_until=valid_until,
+        active=active,
+    )
+    config_audit.record_created(series, COUPON_SERIES_FIELDS, actor=actor)
+    return series
+
+
+@transaction.atomic
+def coupon_series_update(
+    *,
+    series: CouponSeries,
+    description: str,
+    discount_code: str,
+    valid_days: int | None,
+    valid_until: dt.datetime | None,
+    active: bool,
+    actor: Actor = SYSTEM,
+) -> CouponSeries:
+    """Coupons already issued keep their validity."""
+    description, discount_code = coupon_series_validate(
+        description=description,
+        discount_code=discount_code,
+        valid_days=valid_days,
+        valid_until=valid_until,
+    )
+    before = config_audit.values_of(series, COUPON_SERIES_FIELDS)
+    series.description, series.discount_code = description, discount_code
+    series.valid_days, series.valid_until, series.active = valid_days, valid_until, active
+    return _save_changed(series, before, actor)
+
+
+@transaction.atomic
+def coupon_series_delete(*, series: CouponSeries, actor: Actor = SYSTEM) -> None:
+    _delete_config(
+        series,
+        COUPON_SERIES_FIELDS,
+        actor,
+        in_use=f"Coupons of {series.description!r} were issued, or a programme gives them.",
+    )
+
+
+def program_validate(
+    *,
+    organization: Organization,
+    name: str,
+    welcome_points: int,
+    welcome_coupon_series: CouponSeries | None,
+    referrer_points: int,
+    referee_points: int,
+    program: Program | None = None,
+) -> str:
+    """The programme's name, cleaned: the organization's only programme of that name.
+    `program` is the one being changed."""
+    name = _required_text(name, Program, "name")
+    for points, field_name in (
+        (welcome_points, "welcome_points"),
+        (referrer_points, "referrer_points"),
+        (referee_points, "referee_points"),
+    ):
+        _check_count(points, field=field_name)
+    if welcome_coupon_series is not None:
+        _require_tenant(
+            welcome_coupon_series.organization_id, organization, "welcome_coupon_series"
+        )
+    others = Program.objects.filter(organization=organization, name=name)
+    if program is not None:
+        others = others.exclude(pk=program.pk)
+    if others.exists():
+        raise DomainError(
+            ErrorCode.PROGRAM_TAKEN,
+            f"The organization already has a programme {name!r}.",
+            field="name",
+        )
+    return name
+
+
+def program_create(
+    *,
+    organization: Organization,
+    name: str,
+    description: str = "",
+    active: bool = True,
+    welcome_points: int = 0,
+    welcome_coupon_series: CouponSeries | None = None,
+    referrer_points: int = 0,
+    referee_points: int = 0,
+    actor: Actor = SYSTEM,
+) -> Program:
+    name = program_validate(
+        organization=organization,
+        name=name,
+        welcome_points=welcome_points,
+        welcome_coupon_series=welcome_coupon_series,
+        referrer_points=referrer_points,
+        referee_points=referee_points,
+    )
+    try:
+        with transaction.atomic():
+            program = Program.objects.create(
+                organization=organization,
+                name=name,
+                description=description,
+                active=active,
+                welcome_points=welcome_points,
+                welcome_coupon_series=welcome_coupon_series,
+                referrer_points=referrer_points,
+                referee_points=referee_points,
+            )
+            config_audit.record_created(program, PROGRAM_FIELDS, actor=actor)
+    except IntegrityError:
+        raise DomainError(
+            ErrorCode.PROGRAM_TAKEN,
+            f"The organization already has a programme {name!r}.",
+            field="name",
+        ) from None
+    return program
+
+
+@transaction.atomic
+def program_update(
+    *,
+    program: Program,
+    name: str,
+    description: str,
+    active: bool,
+    welcome_points: int,
+    welcome_coupon_series: CouponSeries | None,
+    referrer_points: int,
+    referee_points: int,
+    actor: Actor = SYSTEM,
+) -> Program:
+    """Enrolments already made keep what they were given."""
+    name = program_validate(
+        organization=program.organization,
+        name=name,
+        welcome_points=welcome_points,
+        welcome_coupon_series=welcome_coupon_series,
+        referrer_points=referrer_points,
+        referee_points=referee_points,
+        program=program,
+    )
+    before = config_audit.values_of(program, PROGRAM_FIELDS)
+    program.name, program.description, program.active = name, description, active
+    program.welcome_points, program.welcome_coupon_series = welcome_points, welcome_coupon_series
+    program.referrer_points, program.referee_points = referrer_points, referee_points
+    return _save_changed(program, before, actor)
+
+
+@transaction.atomic
+def program_delete(*, program: Program, actor: Actor = SYSTEM) -> None:
+    """A programme goes with its tiers; one that customers are enrolled in stays."""
+    _delete_config(
+        program,
+        PROGRAM_FIELDS,
+        actor,
+        in_use=f"Customers are enrolled in {program.name!r}.",
+        cascaded=[(tier, TIER_FIELDS) for tier in program.tiers.all()],
+    )
+
+
+def tier_validate(
+    *,
+    program: Program,
+    number: int,
+    name: str,
+    points_threshold: int | None,
+    tier: Tier | None = None,
+) -> str:
+    """The tier's name, cleaned: its number is the programme's only tier of that number.
+    `tier` is the one being changed."""
+    _check_count(number, field="number", minimum=1)
+    name = _required_text(name, Tier, "name")
+    _check_count(points_threshold, field="points_threshold", optional=True)
+    others = Tier.objects.filter(program=program, number=number)
+    if tier is not None:
+        others = others.exclude(pk=tier.pk)
+    if others.exists():
+        raise DomainError(
+            ErrorCode.TIER_TAKEN, f"{program.name!r} has a tier number {number}.", field="number"
+        )
+    return name
+
+
+@transaction.atomic
+def tier_create(
+    *,
+    program: Program,
+    number: int,
+    name: str,
+    points_threshold: int | None = None,
+    actor: Actor = SYSTEM,
+) -> Tier:
+    """Members reach the new tier by their next award that crosses its threshold."""
+    name = tier_validate(
+        program=program, number=number, name=name, points_threshold=points_threshold
+    )
+    tier = Tier.objects.create(
+        program=program, number=number, name=name, points_threshold=points_threshold
+    )
+    config_audit.record_created(tier, TIER_FIELDS, actor=actor)
+    return tier
+
+
+@transaction.atomic
+def tier_update(
+    *, tier: Tier, number: int, name: str, points_threshold: int | None, actor: Actor = SYSTEM
+) -> Tier:
+    name = tier_validate(
+        program=tier.program,
+        number=number,
+        name=name,
+        points_threshold=points_threshold,
+        tier=tier,
+    )
+    before = config_audit.values_of(tier, ["number", "name", "points_threshold"])
+    tier.number, tier.name, tier.points_threshold = number, name, points_threshold
+    return _save_changed(tier, before, actor)
+
+
+@transaction.atomic
+def tier_delete(*, tier: Tier, actor: Actor = SYSTEM) -> None:
+    _delete_config(
+        tier, TIER_FIELDS, actor, in_use=f"Members are or were in the tier {tier.name!r}."
+    )
+
+
+def stamp_card_validate(
+    *, organization: Organization, name: str, store, initial_stamps: int
+) -> str:
+    """The stamp card's name, cleaned; its store, if any, is the organization's."""
+    name = _required_text(name, StampCard, "name")
+    if store is not None:
+        _require_tenant(store.organization_id, organization, "store")
+    _check_count(initial_stamps, field="initial_stamps")
+    return name
+
+
+@transaction.atomic
+def stamp_card_create(
+    *,
+    organization: Organization,
+    name: str,
+    store=None,
+    initial_stamps: int = 0,
+    active: bool = True,
+    actor: Actor = SYSTEM,
+) -> StampCard:
+    name = stamp_card_validate(
+        organization=organization, name=name, store=store, initial_stamps=initial_stamps
+    )
+    stamp_card = StampCard.objects.create(
+        organization=organization,
+        name=name,
+        store=store,
+        initial_stamps=initial_stamps,
+        active=active,
+    )
+    config_audit.record_created(stamp_card, STAMP_CARD_FIELDS, actor=actor)
+    return stamp_card
+
+
+@transaction.atomic
+def stamp_card_update(
+    *,
+    stamp_card: StampCard,
+    name: str,
+    store,
+    initial_stamps: int,
+    active: bool,
+    actor: Actor = SYSTEM,
+) -> StampCard:
+    """Cards already issued keep their stamps."""
+    name = stamp_card_validate(
+        organization=stamp_card.organization,
+        name=name,
+        store=store,
+        initial_stamps=initial_stamps,
+    )
+    before = config_audit.values_of(stamp_card, STAMP_CARD_FIELDS)
+    stamp_card.name, stamp_card.store = name, store
+    stamp_card.initial_stamps, stamp_card.active = initial_stamps, active
+    return _save_changed(stamp_card, before, actor)
+
+
+@transaction.atomic
+def stamp_card_delete(*, stamp_card: StampCard, actor: Actor = SYSTEM) -> None:
+    """A stamp card goes with its rewards; one that customers hold stays."""
+    _delete_config(
+        stamp_card,
+        STAMP_CARD_FIELDS,
+        actor,
+        in_use=f"Customers hold {stamp_card.name!r} cards.",
+        cascaded=[(reward, REWARD_FIELDS) for reward in stamp_card.rewards.all()],
+    )
+
+
+def reward_validate(*, name: str, stamp_cost: int) -> str:
+    """The reward's name, cleaned."""
+    _check_count(stamp_cost, field="stamp_cost", minimum=1)
+    return _required_text(name, Reward, "name")
+
+
+@transaction.atomic
+def reward_create(
+    *,
+    stamp_card: StampCard,
+    name: str,
+    stamp_cost: int,
+    active: bool = True,
+    actor: Actor = SYSTEM,
+) -> Reward:
+    name = reward_validate(name=name, stamp_cost=stamp_cost)
+    reward = Reward.objects.create(
+        stamp_card=stamp_card, name=name, stamp_cost=stamp_cost, active=active
+    )
+    config_audit.record_created(reward, REWARD_FIELDS, actor=actor)
+    return reward
+
+
+@transaction.atomic
+def reward_update(
+    *, reward: Reward, name: str, stamp_cost: int, active: bool, actor: Actor = SYSTEM
+) -> Reward:
+    """Rewards already redeemed keep what they cost."""
+    name = reward_validate(name=name, stamp_cost=stamp_cost)
+    before = config_audit.values_of(reward, ["name", "stamp_cost", "active"])
+    reward.name, reward.stamp_cost, reward.active = name, stamp_cost, active
+    return _save_changed(reward, before, actor)
+
+
+@transaction.atomic
+def reward_delete(*, reward: Reward, actor: Actor = SYSTEM) -> None:
+    _delete_config(reward, REWARD_FIELDS, actor, in_use=f"{reward.name!r} was redeemed.")

@@ -33,7 +33,9 @@ class StoreViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizatio
     def create(self, request):
         serializer = StoreSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        store = store_create(organization=self.organization, **serializer.validated_data)
+        store = store_create(
+            organization=self.organization, **serializer.validated_data, actor=self.actor
+        )
         return Response(StoreSerializer(store).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=StorePatchSerializer, responses=StoreSerializer)
@@ -41,5 +43,5 @@ class StoreViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizatio
         store = self.get_object()
         serializer = StorePatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        store = store_update(store=store, **serializer.validated_data)
+        store = store_update(store=store, **serializer.validated_data, actor=self.actor)
         return Response(StoreSerializer(store).data)

@@ -375,7 +375,7 @@ class ExtendedFieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Org
         serializer = ExtendedFieldInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         definition = services.extended_field_define(
-            organization=self.organization, **serializer.validated_data
+            organization=self.organization, **serializer.validated_data, actor=self.actor
         )
         return Response(ExtendedFieldSerializer(definition).data, status=status.HTTP_201_CREATED)
 
@@ -385,11 +385,13 @@ class ExtendedFieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Org
         serializer = ExtendedFieldPatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         definition = services.extended_field_update(
-            definition=definition, allowed_values=serializer.validated_data["allowed_values"]
+            definition=definition,
+            allowed_values=serializer.validated_data["allowed_values"],
+            actor=self.actor,
         )
         return Response(ExtendedFieldSerializer(definition).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request, pk):
-        services.extended_field_delete(definition=self.own())
+        services.extended_field_delete(definition=self.own(), actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -878,4 +878,5 @@ def test_the_walk_sees_another_organizations_data_where_it_may_be_seen(
     assert f"shows ['{THEIR_NAME}', '{MARK}'" in reported
     assert "field organization offers their Organization" in reported
     assert "offers their Customer" in reported
-    assert "changed rows of ['crm.ApiKey']" in reported
+    # A revocation is audited: the key and the audit trail change.
+    assert "changed rows of ['crm.ApiKey', 'crm.ConfigurationChange']" in reported
