@@ -33,6 +33,9 @@ def prepared_cursor():
         with connection.cursor() as cursor:
             yield cursor
         return
+    # What connection.cursor() does first: a connection lost since the last request is replaced
+    # (CONN_HEALTH_CHECKS) instead of failing this request.
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     raw = _PreparingCursor(connection.connection)
     cursor = (

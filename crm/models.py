@@ -107,17 +107,21 @@ class ApiKey(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """The first response to a POST sent with an Idempotency-Key, replayed to its retries."""
+    """The response to a write sent with an Idempotency-Key, replayed to its retries.
+
+    It is inserted and completed in the transaction that does the work (crm.api.idempotency), so
+    a committed record always holds its response.
+    """
 
     TENANT_PATH = "api_key__organization"
 
     api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="+")
     key = models.CharField(max_length=255)
     request_hash = models.CharField(max_length=64)
-    status_code = models.PositiveSmallIntegerField(null=True)
+    status_code = models.PositiveSmallIntegerField(null=True)  # null only before its commit
     response_body = models.JSONField(null=True)
+    content_type = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    completed_at = models.DateTimeField(null=True)
 
     class Meta:
         constraints = [

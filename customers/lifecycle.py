@@ -6,6 +6,8 @@ customer's personal data for good but keeps their loyalty ledgers, so that total
 true. Both run in one transaction and are recorded in the audit trail.
 """
 
+import json
+import re
 from dataclasses import dataclass, field
 from functools import reduce
 from operator import or_
@@ -374,15 +376,31 @@ def _json_strings(value: Any):
             yield from _json_strings(item)
 
 
+def _as_json_text(value: str) -> set[str]:
+    """How the value appears inside a JSON column read as text: escaped as JSON, with non-ASCII
+    characters as they are (PostgreSQL's jsonb) or as \\u escapes (SQLite's JSON text)."""
+    return {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+
+
 def _forget_replays(organization_id: int, values: set[str]) -> None:
-    """Responses kept for idempotent retries (48 hours) that hold one of these values keep their
-    status but lose their body: a retry still does nothing twice."""
-    mentioning = reduce(or_, (Q(body__contains=value) for value in values))
+    """Responses kept for idempotent retries (48 hours) that mention one of these values, as a
+    field or quoted in a message ("cardnumber 'X' is already registered"), keep their status but
+    lose their body: a retry still does nothing twice."""
+    mentioning = reduce(
+        or_, (Q(body__icontains=text) for value in values for text in _as_json_text(value))
+    )
     candidates = (
         IdempotencyRecord.objects.annotate(body=Cast("response_body", TextField()))
         .filter(mentioning, api_key__organization_id=organization_id)
         .values_list("pk", "response_body")
     )
-    # The text search finds candidates; only a JSON value equal to one of the values counts.
-    holding = [pk for pk, body in candidates if values.intersection(_json_strings(body))]
+    # The text search finds candidates; a value counts where it stands as a whole word of a
+    # string, not as part of a longer one (a card number "12" in a date).
+    mention = re.compile(
+        "|".join(
+            rf"(?<!\w){re.escape(value)}(?!\w)" for value in sorted(values, key=len, reverse=True)
+        ),
+        re.IGNORECASE,
+    )
+    holding = [pk for pk, body in candidates if any(map(mention.search, _json_strings(body)))]
     IdempotencyRecord.objects.filter(pk__in=holding).update(response_body=ERASED_REPLAY)

@@ -1,5 +1,5 @@
 """What every API view shares: who the caller is and for which organization, throttling,
-idempotent POSTs, and problem details for every error."""
+one transaction per write with its Idempotency-Key, and problem details for every error."""
 
 from rest_framework import viewsets
 
@@ -10,7 +10,7 @@ from . import idempotency
 from .authentication import request_actor, request_organization
 
 
-class OrganizationViewSet(viewsets.GenericViewSet):
+class OrganizationViewSet(idempotency.TransactionalWrites, viewsets.GenericViewSet):
     """Everything is looked up within the caller's organization: another's id is a 404.
 
     Subclasses name their model in `queryset` (for the schema) and scope it in
@@ -32,19 +32,3 @@ class OrganizationViewSet(viewsets.GenericViewSet):
     @property
     def actor(self) -> Actor:
         return request_actor(self.request)
-
-    def initial(self, request, *args, **kwargs):
-        self.idempotency_record = None
-        super().initial(request, *args, **kwargs)
-        self.idempotency_record = idempotency.begin(request)
-
-    def handle_exception(self, exc):
-        if isinstance(exc, idempotency.Replay):
-            return exc.response
-        return super().handle_exception(exc)
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        if getattr(self, "idempotency_record", None) is not None:
-            idempotency.complete(self.idempotency_record, response)
-        return response

@@ -1,5 +1,6 @@
 """What the vendor-compatible APIs share: authenticating with the organization's API keys in
-each vendor's fashion, answering every error in the vendor's own shape, and the rate limit.
+each vendor's fashion, answering every error in the vendor's own shape, the rate limit, and one
+transaction per write with its Idempotency-Key, as on the native API.
 
 An adapter parses the vendor's request into the services' inputs, calls the services and
 renders their results in the vendor's shape. No rule lives in an adapter.
@@ -18,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.actors import Actor
+from crm.api import idempotency
 from crm.api.authentication import client_for_key, request_actor, request_organization
 from crm.api.problems import domain_status, field_errors
 from crm.api.throttling import OrganizationRateThrottle
@@ -69,7 +71,7 @@ class BasicPasswordKey(BaseAuthentication):
         return 'Basic realm="api"'
 
 
-class VendorView(APIView):
+class VendorView(idempotency.TransactionalWrites, APIView):
     """A vendor endpoint. Subclasses say how to authenticate and how errors look."""
 
     schema = None  # documented by the vendor, not in this API's OpenAPI description
@@ -90,6 +92,8 @@ class VendorView(APIView):
         return request_actor(self.request)
 
     def handle_exception(self, exc):
+        if isinstance(exc, idempotency.Replay):
+            return super().handle_exception(exc)
         if isinstance(exc, DomainError):
             return self.error(domain_status(exc), str(exc.code), exc.message, exc.field)
         if isinstance(exc, Http404):

@@ -238,6 +238,25 @@ def test_stamping_answers_the_cards_new_state(leal, store, holder):
     assert holder.stamps == 6
 
 
+def test_a_retried_stamp_with_its_idempotency_key_is_applied_once(leal, store, holder):
+    def stamp():
+        return leal.post(
+            f"{card_url(store, holder)}/stamp",
+            {"stamps": 2},
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="s1",
+        )
+
+    first, retry = stamp(), stamp()
+
+    assert first.status_code == retry.status_code == 200
+    assert retry.json() == first.json()
+    assert retry["Idempotent-Replayed"] == "true"
+    assert StampTransaction.objects.filter(card=holder).count() == 1
+    holder.refresh_from_db()
+    assert holder.stamps == 6
+
+
 @pytest.mark.parametrize("stamps", [0, -1, "many", 1000])
 def test_invalid_stamps_are_422(leal, store, holder, stamps):
     response = leal.post(f"{card_url(store, holder)}/stamp", {"stamps": stamps}, format="json")

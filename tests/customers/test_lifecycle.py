@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from crm.actors import Actor
 from crm.errors import DomainError
+from crm.models import IdempotencyRecord
 from customers.inputs import ChannelInput, IdentifierInput
 from customers.lifecycle import customer_erase, customer_merge, merge_plan
 from customers.models import AuditEvent, CommChannel, Customer, CustomerStatus, Identifier
@@ -360,6 +361,36 @@ def test_erasure_empties_kept_api_responses_and_a_retry_still_creates_nothing(ap
         "/api/v1/customers/", {"email": "ravi@example.com"}, format="json", HTTP_IDEMPOTENCY_KEY="2"
     )
     assert again.json() == other.json()
+
+
+@pytest.mark.parametrize("card", ["CARD-77", "CARTÉ-77"])  # stored escaped in SQLite's JSON
+def test_erasure_scrubs_kept_replies_that_quote_a_value_in_a_message(api, org, card):
+    holder = CustomerFactory(organization=org)
+    other = CustomerFactory(organization=org)
+    identifier = {"source": "INSTORE", "type": "cardnumber", "value": card}
+    assert (
+        api.post(f"/api/v1/customers/{holder.public_id}/identifiers/", identifier, format="json")
+    ).status_code == 201
+
+    def add_to_other():
+        return api.post(
+            f"/api/v1/customers/{other.public_id}/identifiers/",
+            identifier,
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="taken-card",
+        )
+
+    taken = add_to_other()
+    assert taken.status_code == 409
+    assert card in taken.json()["detail"]  # "cardnumber 'CARD-77' is already registered …"
+
+    customer_erase(customer=holder, actor=STAFF)
+
+    retried = add_to_other()
+    assert retried.status_code == 409
+    assert retried["Idempotent-Replayed"] == "true"
+    assert card not in retried.content.decode()
+    assert card not in str(IdempotencyRecord.objects.get(key="taken-card").response_body)
 
 
 def test_an_erased_customer_keeps_its_id_and_counts_in_the_api(api, org):
