@@ -20,7 +20,7 @@ from customers.services import customer_update
 from loyalty.models import CustomerCard, Enrollment
 from tests.compat.fixtures import examples, load
 from tests.crm.factories import StoreFactory
-from tests.customers.factories import CustomerFactory, StatusLabelFactory
+from tests.customers.factories import CustomerFactory, IdentifierFactory, StatusLabelFactory
 from tests.customers.test_bulk_upsert import state_of
 from tests.loyalty.factories import ProgramFactory, StampCardFactory, TierFactory
 
@@ -146,6 +146,34 @@ def test_the_same_customer_twice_in_a_file_is_one_customer_updated_in_order(org,
 
     assert "2 created, 2 updated, 0 unchanged" in out
     assert sorted(Customer.objects.values_list("first_name", flat=True)) == ["Anna", "Anne"]
+
+
+def test_a_row_whose_phone_or_identifier_is_another_persons_is_refused(org, tmp_path):
+    ann = CustomerFactory(
+        organization=org, email="ann@example.com", phone="+919804542631", first_name="Ann"
+    )
+    IdentifierFactory(source_account__customer=ann, type="cardnumber", value="C-1")
+    path = write_csv(
+        tmp_path / "collide.csv",
+        ["first_name", "email", "phone", "identifiers"],
+        [
+            ["Bo", "bo@example.com", "98045 42631", ""],
+            ["Cy", "cy@example.com", "", "cardnumber:C-1"],
+            ["Di", "", "98045 42631", ""],  # no email: the phone finds Ann, as ever
+        ],
+    )
+
+    out, _ = run(path, org="acme", errors=str(tmp_path / "errors.csv"))
+
+    assert "0 created, 1 updated, 0 unchanged, 2 failed" in out
+    rows = report(tmp_path / "errors.csv")
+    assert [(r["line"], r["field"], r["code"]) for r in rows] == [
+        ("2", "phone", "identifiers_conflict"),
+        ("3", "identifiers", "identifiers_conflict"),
+    ]
+    assert all(ann.public_id in r["message"] and "email" in r["message"] for r in rows)
+    ann.refresh_from_db()
+    assert (ann.email, ann.first_name) == ("ann@example.com", "Di")
 
 
 def test_importing_the_same_file_again_creates_and_changes_nothing(org, people):
