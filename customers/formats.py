@@ -37,6 +37,7 @@ from .inputs import (
     IdentifierInput,
     SourceAccountInput,
 )
+from .normalization import ascii_integer
 
 FORMATS = ("csv", "jsonl", "capillary", "jericommerce", "voucherify")
 PROFILE_COLUMNS = (
@@ -135,6 +136,15 @@ class Catalog:
         return cls(programs, cards)
 
 
+def unreadable(error: Exception) -> DomainError:
+    """An unforeseen failure on one record, as that record's error: the import goes on."""
+    return DomainError(
+        ErrorCode.INVALID,
+        f"The record could not be read ({type(error).__name__}: {str(error)[:200]}).",
+        field="",
+    )
+
+
 def digest_of(text: str, salt: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16, key=salt.encode()[:64]).hexdigest()
 
@@ -208,10 +218,10 @@ def _flag(value: str, name: str) -> bool:
 
 
 def _whole(value: str, name: str) -> int:
-    text = value.strip()
-    if not text.isdigit() or len(text) > 15:
+    number = ascii_integer(value, signed=False) if len(value.strip()) <= 15 else None
+    if number is None:
         raise DomainError(ErrorCode.INVALID, "Expected a whole number.", field=name)
-    return int(text)
+    return number
 
 
 IDENTIFIER_ENTRY = re.compile(
@@ -498,6 +508,8 @@ class Reader:
                 LOADERS[self.format](record, record.source)
         except DomainError as error:
             record.error = error
+        except Exception as error:  # whatever breaks on one record fails it alone
+            record.error = unreadable(error)
         record.source = None
         return record
 

@@ -27,7 +27,7 @@ from enum import StrEnum
 from itertools import islice
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -39,7 +39,7 @@ from loyalty.models import CustomerCard, Enrollment
 from loyalty.services import MAX_STAMPS_PER_CALL
 
 from . import services
-from .formats import Reader, Record
+from .formats import Reader, Record, unreadable
 from .models import AuditEvent, CommChannel, Customer, ImportRun, ImportStatus, new_public_id
 from .services import _keys_of, _NewCustomer, _referral_codes, _taken_keys
 from .validation import (
@@ -106,6 +106,10 @@ def check(organization: Organization, known: Known, record: Record) -> Checked:
         channels = clean_channels(organization, data.channels)
     except DomainError as error:
         return Checked(record, error=error)
+    except DatabaseError:
+        raise  # the database's trouble, not the record's
+    except Exception as error:  # whatever breaks on one record fails it alone
+        return Checked(record, error=unreadable(error))
     fill_from_identifiers(profile, accounts)
     candidate = _NewCustomer(0, profile, accounts, channels)
     keys = _keys_of(candidate) | {(name, value) for name, value in keys_by.items() if value}

@@ -13,9 +13,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from customers import importing
+from customers import formats, importing
 from customers.inputs import CustomerInput
-from customers.models import AuditEvent, Customer, ImportRun
+from customers.models import AuditEvent, Customer, ExtendedFieldDefinition, ImportRun
 from customers.services import customer_update
 from loyalty.models import CustomerCard, Enrollment
 from tests.compat.fixtures import examples, load
@@ -128,6 +128,56 @@ def test_failed_rows_are_reported_with_their_line_field_and_row(org, tmp_path):
         "programme",
     ]
     assert Customer.objects.get().extended_fields == {"gender": "Female"}
+
+
+def test_a_digit_that_int_refuses_in_a_number_column_is_a_row_error(org, tmp_path):
+    ProgramFactory(organization=org, name="Club")
+    ExtendedFieldDefinition.objects.create(organization=org, name="visits", data_type="integer")
+    path = write_csv(
+        tmp_path / "digits.csv",
+        ["email", "programme", "tier", "points", "ext.visits"],
+        [
+            ["ann@example.com", "Club", "", "\u00b2", ""],
+            ["bo@example.com", "", "", "", "\u00b2"],
+            ["cy@example.com", "Club", "\u0663", "", ""],  # ARABIC-INDIC DIGIT THREE
+            ["di@example.com", "", "", "", "9" * 5000],
+            ["ed@example.com", "Club", "", "12", "4"],
+        ],
+    )
+
+    out, _ = run(path, org="acme", errors=str(tmp_path / "errors.csv"))
+
+    assert "5 rows imported: 1 created, 0 updated, 0 unchanged, 4 failed" in out
+    assert [(r["line"], r["field"], r["code"]) for r in report(tmp_path / "errors.csv")] == [
+        ("2", "points", "invalid"),
+        ("3", "ext.visits", "extended_field_type"),
+        ("4", "tier", "invalid"),
+        ("5", "ext.visits", "extended_field_type"),
+    ]
+    assert Customer.objects.get().extended_fields == {"visits": 4}
+
+
+def test_any_failure_reading_one_row_fails_that_row_alone(org, tmp_path, monkeypatch):
+    channels = formats._channels
+
+    def breaks_on_fax(cell):
+        if cell.startswith("fax"):
+            raise RuntimeError("no fax")
+        return channels(cell)
+
+    monkeypatch.setattr(formats, "_channels", breaks_on_fax)
+    path = write_csv(
+        tmp_path / "fax.csv",
+        ["email", "channels"],
+        [["ann@example.com", ""], ["bo@example.com", "fax:123"], ["cy@example.com", ""]],
+    )
+
+    out, _ = run(path, org="acme", errors=str(tmp_path / "errors.csv"))
+
+    assert "3 rows imported: 2 created, 0 updated, 0 unchanged, 1 failed" in out
+    [row] = report(tmp_path / "errors.csv")
+    assert (row["line"], row["code"]) == ("3", "invalid")
+    assert "RuntimeError: no fax" in row["message"]
 
 
 def test_the_same_customer_twice_in_a_file_is_one_customer_updated_in_order(org, tmp_path):
