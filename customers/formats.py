@@ -521,7 +521,17 @@ class Reader:
             raise FormatError("the file is empty: a CSV import starts with a header row") from None
         width = len(header)
         line = reader.line_num
-        for fields in reader:
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                # Past a quote left open the rest of the file is one cell, until it outgrows
+                # the csv module's limit on a field (128 KB).
+                raise FormatError(
+                    f"line {line + 1}: not readable as CSV from here ({error}: a quote left open?)"
+                ) from None
             start, line = line + 1, reader.line_num
             if not any(fields):
                 continue

@@ -24,7 +24,6 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from itertools import islice
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
@@ -39,7 +38,7 @@ from loyalty.models import CustomerCard, Enrollment
 from loyalty.services import MAX_STAMPS_PER_CALL
 
 from . import services
-from .formats import Reader, Record, unreadable
+from .formats import FormatError, Reader, Record, unreadable
 from .models import AuditEvent, CommChannel, Customer, ImportRun, ImportStatus, new_public_id
 from .services import _keys_of, _NewCustomer, _referral_codes, _taken_keys
 from .validation import (
@@ -745,7 +744,7 @@ def customers_import(
 
     def checked_batches() -> Iterator[list[Checked]]:
         recognise = True
-        while batch := list(islice(records, batch_size)):
+        for batch in _batches(records, batch_size):
             checked = importer.read(batch, recognise=recognise)
             # Keep looking for records imported before while most of them are.
             recognise = sum(c.recognised for c in checked) * 2 >= len(checked)
@@ -776,6 +775,24 @@ def customers_import(
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "finished_at", "updated_at"])
     return totals
+
+
+def _batches(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
+    """The records `size` at a time. Where the file breaks, the records read before the break
+    come as a last batch, to be imported and checkpointed, and then the FormatError."""
+    batch: list[Record] = []
+    try:
+        for record in records:
+            batch.append(record)
+            if len(batch) == size:
+                yield batch
+                batch = []
+    except FormatError:
+        if batch:
+            yield batch
+        raise
+    if batch:
+        yield batch
 
 
 def _checkpoint(run: ImportRun, line: int, results: list[RowResult], errors_size: int) -> None:

@@ -437,6 +437,25 @@ def test_bad_files_are_said_in_one_line(org, tmp_path, name, content, options, m
     assert "\n" not in str(refused.value)
 
 
+def test_a_quote_left_open_stops_at_its_line_after_importing_the_rows_before_it(org, tmp_path):
+    rows = "".join(f"N{i},n{i}@example.com\n" for i in range(5)) + "Bad,bad@\n"
+    runaway = "".join(f"M{i},m{i}@example.com\n" for i in range(8000))  # 160 KB
+    path = tmp_path / "open-quote.csv"
+    path.write_text(f'first_name,email\n{rows}"Open,open@example.com\n{runaway}')
+    errors = tmp_path / "errors.csv"
+
+    with pytest.raises(CommandError) as stopped:
+        run(path, org="acme", batch_size=4, errors=str(errors))
+
+    message = str(stopped.value)
+    assert message.startswith("line 8: not readable as CSV from here (field larger than field")
+    assert message.endswith("a quote left open?); the rows before it are imported")
+    assert "\n" not in message
+    assert Customer.objects.count() == 5  # a whole batch, and the part of one before line 8
+    assert ImportRun.objects.get().line == 7
+    assert [r["line"] for r in report(errors)] == ["7"]
+
+
 def test_unknown_organization(db, people):
     with pytest.raises(CommandError, match="no organization with slug 'nope'"):
         run(people, org="nope")
