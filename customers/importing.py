@@ -154,6 +154,7 @@ class Importer:
         self.mode = mode
         self.actor = actor
         self.run = run
+        self.earlier_runs = _earlier_runs(run)
         self.default_label = services._default_label(organization)
         # The organization's customers when the planner's statistics were last taken; None
         # until this run takes them.
@@ -281,6 +282,8 @@ class Importer:
                 existing = services.customer_match(
                     organization=self.organization, data=data, match_by=record.match_by
                 )
+                if existing is not None and self._as_an_earlier_run_left(existing):
+                    return RowResult(record, Outcome.UNCHANGED)
                 if existing is None and self.mode == "update":
                     return RowResult(record, Outcome.FAILED, _no_customer())
                 if existing is not None and self.mode == "create":
@@ -312,6 +315,15 @@ class Importer:
             outcome = Outcome.UNCHANGED
         self._remember(result.customer.pk, record.digest, wrote=outcome != Outcome.UNCHANGED)
         return RowResult(record, outcome, customer_id=result.customer.pk)
+
+    def _as_an_earlier_run_left(self, customer: Customer) -> bool:
+        """Whether the customer is as a finished run of this same file and settings left them:
+        that run applied all of the file's rows for them, in order, so applying them again
+        changes nothing (with several rows for one customer, no one row's digest is enough)."""
+        return (
+            customer.import_run_id in self.earlier_runs
+            and customer.imported_at == customer.updated_at
+        )
 
     def _carry_over(self, customer: Customer, record: Record, before: tuple[set, set]) -> None:
         """Bring the enrolments and cards the record just made (not those the customer had) to
@@ -346,7 +358,7 @@ class Importer:
         rows = Customer.objects.filter(pk=customer_id)
         if not wrote:
             rows = rows.filter(Q(import_digest__isnull=True) | ~Q(imported_at=F("updated_at")))
-        rows.update(import_digest=digest, imported_at=F("updated_at"))
+        rows.update(import_digest=digest, imported_at=F("updated_at"), import_run=self.run)
 
     # --- writing new customers set-wise ---------------------------------------------------
 
@@ -397,6 +409,7 @@ class Importer:
             customer = Customer(organization=self.organization, **self._profile(checked.candidate))
             customer.referral_code = code
             customer.import_digest = checked.record.digest
+            customer.import_run = self.run
             customer.created_at = customer.updated_at = customer.imported_at = now
             customers.append(customer)
         Customer.objects.bulk_create(customers)
@@ -465,6 +478,7 @@ class Importer:
                     now,
                     checked.record.digest,
                     now,
+                    self.run and self.run.pk,
                 )
             )
         account_ids = iter(ids["customers_sourceaccount"])
@@ -522,6 +536,22 @@ CUSTOMER_TABLES = (
     "customers_identifier",
     "customers_commchannel",
 )
+
+
+def _earlier_runs(run: ImportRun | None) -> set[int]:
+    """The finished runs of the same file (by content) and settings as `run`."""
+    if run is None or not run.content_digest:
+        return set()
+    return set(
+        ImportRun.objects.filter(
+            organization_id=run.organization_id,
+            content_digest=run.content_digest,
+            settings_digest=run.settings_digest,
+            status=ImportStatus.FINISHED,
+        )
+        .exclude(pk=run.pk)
+        .values_list("pk", flat=True)
+    )
 
 
 def _loyalty_of(customer: Customer | None) -> tuple[set[int], set[int]]:
@@ -584,6 +614,7 @@ CUSTOMER_COLUMNS = (
     "updated_at",
     "import_digest",
     "imported_at",
+    "import_run_id",
 )
 ACCOUNT_COLUMNS = (
     "id",

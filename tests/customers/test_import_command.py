@@ -238,6 +238,48 @@ def test_importing_the_same_file_again_creates_and_changes_nothing(org, people):
     assert AuditEvent.objects.count() == events
 
 
+def test_a_file_with_several_rows_for_one_customer_imported_again_changes_nothing(org, tmp_path):
+    ProgramFactory(organization=org, name="Club")
+    ProgramFactory(organization=org, name="Partners")
+    path = write_csv(
+        tmp_path / "twice.csv",
+        ["first_name", "city", "email", "programme"],
+        [
+            ["Ann", "Pune", "ann@example.com", "Club"],
+            ["Bo", "", "bo@example.com", ""],
+            ["Anne", "", "ann@example.com", "Partners"],  # a second enrolment, as exported
+        ],
+    )
+    out, _ = run(path, org="acme")
+    assert "2 created, 1 updated, 0 unchanged" in out
+    state = state_of(org)
+    events = AuditEvent.objects.count()
+
+    again, _ = run(path, org="acme")
+    assert "0 created, 0 updated, 3 unchanged" in again
+    assert state_of(org) == state
+    assert AuditEvent.objects.count() == events
+
+    # Changed since, the customer gets each row again, in order; the rerun after that, nothing.
+    customer_update(
+        customer=Customer.objects.get(first_name="Anne"), data=CustomerInput(city="Goa")
+    )
+    out, _ = run(path, org="acme")
+    assert "0 created, 2 updated, 1 unchanged" in out
+    assert Customer.objects.filter(first_name="Anne", city="Pune").exists()
+    assert "0 created, 0 updated, 3 unchanged" in run(path, org="acme")[0]
+
+    # Another file with one of those rows is not a rerun: its row is applied.
+    write_csv(
+        tmp_path / "one.csv",
+        ["first_name", "city", "email", "programme"],
+        [["Ann", "Pune", "ann@example.com", "Club"]],
+    )
+    out, _ = run(tmp_path / "one.csv", org="acme")
+    assert "0 created, 1 updated, 0 unchanged" in out
+    assert Customer.objects.filter(first_name="Ann").exists()
+
+
 def test_modes(org, people):
     out, _ = run(people, org="acme", mode="update")
     assert "0 created, 0 updated, 0 unchanged, 3 failed" in out
