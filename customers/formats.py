@@ -37,6 +37,7 @@ from .inputs import (
     IdentifierInput,
     SourceAccountInput,
 )
+from .normalization import ascii_integer
 
 FORMATS = ("csv", "jsonl", "capillary", "jericommerce", "voucherify")
 PROFILE_COLUMNS = (
@@ -135,6 +136,15 @@ class Catalog:
         return cls(programs, cards)
 
 
+def unreadable(error: Exception) -> DomainError:
+    """An unforeseen failure on one record, as that record's error: the import goes on."""
+    return DomainError(
+        ErrorCode.INVALID,
+        f"The record could not be read ({type(error).__name__}: {str(error)[:200]}).",
+        field="",
+    )
+
+
 def digest_of(text: str, salt: str) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16, key=salt.encode()[:64]).hexdigest()
 
@@ -208,10 +218,10 @@ def _flag(value: str, name: str) -> bool:
 
 
 def _whole(value: str, name: str) -> int:
-    text = value.strip()
-    if not text.isdigit() or len(text) > 15:
+    number = ascii_integer(value, signed=False) if len(value.strip()) <= 15 else None
+    if number is None:
         raise DomainError(ErrorCode.INVALID, "Expected a whole number.", field=name)
-    return int(text)
+    return number
 
 
 IDENTIFIER_ENTRY = re.compile(
@@ -498,6 +508,8 @@ class Reader:
                 LOADERS[self.format](record, record.source)
         except DomainError as error:
             record.error = error
+        except Exception as error:  # whatever breaks on one record fails it alone
+            record.error = unreadable(error)
         record.source = None
         return record
 
@@ -509,7 +521,17 @@ class Reader:
             raise FormatError("the file is empty: a CSV import starts with a header row") from None
         width = len(header)
         line = reader.line_num
-        for fields in reader:
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                # Past a quote left open the rest of the file is one cell, until it outgrows
+                # the csv module's limit on a field (128 KB).
+                raise FormatError(
+                    f"line {line + 1}: not readable as CSV from here ({error}: a quote left open?)"
+                ) from None
             start, line = line + 1, reader.line_num
             if not any(fields):
                 continue

@@ -24,10 +24,9 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from itertools import islice
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -39,7 +38,7 @@ from loyalty.models import CustomerCard, Enrollment
 from loyalty.services import MAX_STAMPS_PER_CALL
 
 from . import services
-from .formats import Reader, Record
+from .formats import FormatError, Reader, Record, unreadable
 from .models import AuditEvent, CommChannel, Customer, ImportRun, ImportStatus, new_public_id
 from .services import _keys_of, _NewCustomer, _referral_codes, _taken_keys
 from .validation import (
@@ -106,6 +105,10 @@ def check(organization: Organization, known: Known, record: Record) -> Checked:
         channels = clean_channels(organization, data.channels)
     except DomainError as error:
         return Checked(record, error=error)
+    except DatabaseError:
+        raise  # the database's trouble, not the record's
+    except Exception as error:  # whatever breaks on one record fails it alone
+        return Checked(record, error=unreadable(error))
     fill_from_identifiers(profile, accounts)
     candidate = _NewCustomer(0, profile, accounts, channels)
     keys = _keys_of(candidate) | {(name, value) for name, value in keys_by.items() if value}
@@ -151,6 +154,7 @@ class Importer:
         self.mode = mode
         self.actor = actor
         self.run = run
+        self.earlier_runs = _earlier_runs(run)
         self.default_label = services._default_label(organization)
         # The organization's customers when the planner's statistics were last taken; None
         # until this run takes them.
@@ -278,6 +282,8 @@ class Importer:
                 existing = services.customer_match(
                     organization=self.organization, data=data, match_by=record.match_by
                 )
+                if existing is not None and self._as_an_earlier_run_left(existing):
+                    return RowResult(record, Outcome.UNCHANGED)
                 if existing is None and self.mode == "update":
                     return RowResult(record, Outcome.FAILED, _no_customer())
                 if existing is not None and self.mode == "create":
@@ -309,6 +315,15 @@ class Importer:
             outcome = Outcome.UNCHANGED
         self._remember(result.customer.pk, record.digest, wrote=outcome != Outcome.UNCHANGED)
         return RowResult(record, outcome, customer_id=result.customer.pk)
+
+    def _as_an_earlier_run_left(self, customer: Customer) -> bool:
+        """Whether the customer is as a finished run of this same file and settings left them:
+        that run applied all of the file's rows for them, in order, so applying them again
+        changes nothing (with several rows for one customer, no one row's digest is enough)."""
+        return (
+            customer.import_run_id in self.earlier_runs
+            and customer.imported_at == customer.updated_at
+        )
 
     def _carry_over(self, customer: Customer, record: Record, before: tuple[set, set]) -> None:
         """Bring the enrolments and cards the record just made (not those the customer had) to
@@ -343,7 +358,7 @@ class Importer:
         rows = Customer.objects.filter(pk=customer_id)
         if not wrote:
             rows = rows.filter(Q(import_digest__isnull=True) | ~Q(imported_at=F("updated_at")))
-        rows.update(import_digest=digest, imported_at=F("updated_at"))
+        rows.update(import_digest=digest, imported_at=F("updated_at"), import_run=self.run)
 
     # --- writing new customers set-wise ---------------------------------------------------
 
@@ -394,6 +409,7 @@ class Importer:
             customer = Customer(organization=self.organization, **self._profile(checked.candidate))
             customer.referral_code = code
             customer.import_digest = checked.record.digest
+            customer.import_run = self.run
             customer.created_at = customer.updated_at = customer.imported_at = now
             customers.append(customer)
         Customer.objects.bulk_create(customers)
@@ -462,6 +478,7 @@ class Importer:
                     now,
                     checked.record.digest,
                     now,
+                    self.run and self.run.pk,
                 )
             )
         account_ids = iter(ids["customers_sourceaccount"])
@@ -519,6 +536,22 @@ CUSTOMER_TABLES = (
     "customers_identifier",
     "customers_commchannel",
 )
+
+
+def _earlier_runs(run: ImportRun | None) -> set[int]:
+    """The finished runs of the same file (by content) and settings as `run`."""
+    if run is None or not run.content_digest:
+        return set()
+    return set(
+        ImportRun.objects.filter(
+            organization_id=run.organization_id,
+            content_digest=run.content_digest,
+            settings_digest=run.settings_digest,
+            status=ImportStatus.FINISHED,
+        )
+        .exclude(pk=run.pk)
+        .values_list("pk", flat=True)
+    )
 
 
 def _loyalty_of(customer: Customer | None) -> tuple[set[int], set[int]]:
@@ -581,6 +614,7 @@ CUSTOMER_COLUMNS = (
     "updated_at",
     "import_digest",
     "imported_at",
+    "import_run_id",
 )
 ACCOUNT_COLUMNS = (
     "id",
@@ -741,7 +775,7 @@ def customers_import(
 
     def checked_batches() -> Iterator[list[Checked]]:
         recognise = True
-        while batch := list(islice(records, batch_size)):
+        for batch in _batches(records, batch_size):
             checked = importer.read(batch, recognise=recognise)
             # Keep looking for records imported before while most of them are.
             recognise = sum(c.recognised for c in checked) * 2 >= len(checked)
@@ -772,6 +806,24 @@ def customers_import(
         run.finished_at = timezone.now()
         run.save(update_fields=["status", "finished_at", "updated_at"])
     return totals
+
+
+def _batches(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
+    """The records `size` at a time. Where the file breaks, the records read before the break
+    come as a last batch, to be imported and checkpointed, and then the FormatError."""
+    batch: list[Record] = []
+    try:
+        for record in records:
+            batch.append(record)
+            if len(batch) == size:
+                yield batch
+                batch = []
+    except FormatError:
+        if batch:
+            yield batch
+        raise
+    if batch:
+        yield batch
 
 
 def _checkpoint(run: ImportRun, line: int, results: list[RowResult], errors_size: int) -> None:

@@ -165,6 +165,18 @@ class Customer(models.Model):
     # then: while they still match, importing that row again changes nothing and can be skipped.
     import_digest = models.CharField(max_length=32, null=True, blank=True, editable=False)  # noqa: DJ001
     imported_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The run of that row. A customer left so by a finished run of the same file and settings
+    # is, after all of that file's rows for them, as they were: a rerun skips every one of them.
+    # (Never looked up by run, so no index.)
+    import_run = models.ForeignKey(
+        "ImportRun",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+        db_index=False,
+    )
 
     class Meta:
         constraints = [

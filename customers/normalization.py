@@ -253,13 +253,25 @@ def _as_string(value: Any) -> str | None:
     return None
 
 
+def ascii_integer(text: str, *, signed: bool = True) -> int | None:
+    """The whole number `text` writes in ASCII digits (with a sign if `signed`) and that fits in
+    64 bits; None for anything else. str.isdigit() alone also passes digits such as '²', which
+    int() refuses."""
+    text = text.strip()
+    digits = text[1:] if signed and text[:1] in ("+", "-") else text
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 19:
+        return None
+    number = int(text)
+    return number if -(2**63) <= number < 2**63 else None
+
+
 def _as_integer(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
-        return int(value)
+    if isinstance(value, str):
+        return ascii_integer(value)
     return None
 
 

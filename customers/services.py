@@ -39,6 +39,7 @@ from .models import (
     ExtendedFieldScope,
     ExtendedFieldType,
     Identifier,
+    IdentifierType,
     LoyaltyType,
     SourceAccount,
     StatusLabel,
@@ -660,14 +661,58 @@ def _upsert_match(
             "The email, external id and identifiers given belong to more than one customer.",
             field=next((name for name, value in keys.items() if value), "source_accounts"),
         )
-    return (
-        Customer.objects.select_related("organization").get(pk=matches.pop()) if matches else None
+    if not matches:
+        return None
+    customer = Customer.objects.select_related("organization").get(pk=matches.pop())
+    if match_by is None:
+        _refuse_another_persons_keys(customer, keys, accounts)
+    return customer
+
+
+def _refuse_another_persons_keys(
+    customer: Customer, keys: dict[str, str | None], accounts: list[CleanAccount]
+) -> None:
+    """Refuse an upsert that gives an email and finds, by its phone or an identifier, a customer
+    with another email: those keys are someone else's (a phone number passed on, a shared
+    card), and updating would overwrite that person's email and name.
+
+    The customer's external id, the key their own system gave them, says who they are: found
+    by it, they are that customer, and their email may change. So may it when the caller names
+    its own key (`match_by`, a vendor's)."""
+    email = keys.get("email")
+    if not email or not customer.email or customer.email == email:
+        return
+    given = [identifier for account in accounts for identifier in account.identifiers]
+    external_ids = {keys.get("external_id")} | {
+        identifier.value for identifier in given if identifier.type == IdentifierType.EXTERNAL_ID
+    }
+    if customer.external_id and customer.external_id in external_ids:
+        return
+    what, field = "identifiers", "source_accounts"
+    if keys.get("phone") and customer.phone == keys["phone"]:
+        what, field = "phone", "phone"
+    else:
+        held = set(customer.identifiers.values_list("type", "value"))
+        for identifier in given:
+            name = CANONICAL_FIELD_BY_IDENTIFIER.get(identifier.type)
+            own = name is not None and getattr(customer, name) == identifier.value
+            if own or (identifier.type, identifier.value) in held:
+                what, field = f"{identifier.type} identifier", f"{identifier.path}.value"
+                break
+    raise DomainError(
+        ErrorCode.IDENTIFIERS_CONFLICT,
+        f"The {what} is customer {customer.public_id}'s, whose email is not this email: refused "
+        "rather than overwrite that customer's email and name.",
+        field=field,
     )
 
 
 def _upsert_existing(customer: Customer, data: CustomerInput, actor: Actor) -> CustomerResult:
     programs_for(customer.organization, data)
     stamp_cards_for(customer.organization, data)
+    # Locked before reading what the customer holds: a concurrent upsert enrolling them waits,
+    # then finds the enrolment made.
+    Customer.objects.select_for_update().only("pk").get(pk=customer.pk)
     enrolled = set(customer.enrollments.values_list("program_id", flat=True))
     carded = set(customer.cards.values_list("stamp_card_id", flat=True))
     profile_data = replace(

@@ -3,7 +3,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from crm.demo import DEMO_SLUG
+from crm.demo import DEMO_SLUG, MAX_DEMO_CUSTOMERS, demo_mobile
 from crm.models import ApiKey, Organization, Store, User
 from crm.services import api_key_digest
 from customers.models import Customer, Identifier
@@ -52,6 +52,24 @@ def test_seed_demo_loads_a_working_organization_once():
     assert customer.cards.get().stamps == 1
     assert "12 customers added" in output
     assert "0 customers added" in again
+
+
+def test_demo_mobiles_are_unique_at_any_size():
+    # Drawn at random, the numbers of customers 2305 and 3533 were the same.
+    assert len({demo_mobile(i) for i in range(5000)}) == 5000
+    assert len({demo_mobile(i) for i in range(0, MAX_DEMO_CUSTOMERS, 997)}) == len(
+        range(0, MAX_DEMO_CUSTOMERS, 997)
+    )
+    assert demo_mobile(MAX_DEMO_CUSTOMERS - 1) != demo_mobile(0)
+
+
+def test_seed_demo_gives_each_customer_the_generators_mobile():
+    run("seed_demo", "--customers", "40")
+
+    phones = Customer.objects.filter(organization__slug=DEMO_SLUG).values_list("phone", flat=True)
+    assert sorted(phones) == sorted(demo_mobile(i) for i in range(40))
+    with pytest.raises(CommandError, match="between 0 and"):
+        run("seed_demo", "--customers", str(MAX_DEMO_CUSTOMERS + 1))
 
 
 def test_seed_demo_prints_a_login_and_a_key_that_work():

@@ -327,6 +327,33 @@ def test_batch_matches_by_identifier(api, org):
     assert customer.first_name == "Carded"
 
 
+def test_batch_refuses_an_email_whose_phone_is_another_customers(api, org):
+    ann = CustomerFactory(
+        organization=org, email="ann@example.com", phone="+919804542631", first_name="Ann"
+    )
+    response = api.post(
+        f"{CUSTOMERS}batch/",
+        {
+            "customers": [
+                {"email": "bo@example.com", "phone": "9804542631", "first_name": "Bo"},
+                {"email": "ann@example.com", "phone": "9804542631", "first_name": "Annie"},
+            ]
+        },
+        format="json",
+    )
+
+    first, second = response.json()["results"]
+    assert first["status"] == "failed"
+    [error] = first["errors"]
+    assert (error["field"], error["code"]) == ("phone", "identifiers_conflict")
+    assert "email" in error["message"]
+    assert ann.public_id in error["message"]
+    assert second["status"] == "updated"
+    ann.refresh_from_db()
+    assert (ann.email, ann.first_name) == ("ann@example.com", "Annie")
+    assert Customer.objects.count() == 1
+
+
 def test_batch_of_101_is_refused_and_writes_nothing(api):
     items = [{"email": f"c{i}@example.com"} for i in range(101)]
     response = api.post(f"{CUSTOMERS}batch/", {"customers": items}, format="json")

@@ -4,13 +4,15 @@ import pytest
 
 from crm.actors import Actor
 from crm.errors import ErrorCode
-from customers.inputs import CustomerInput, IdentifierInput, SourceAccountInput
+from customers.inputs import CustomerInput, EnrollmentInput, IdentifierInput, SourceAccountInput
 from customers.lifecycle import customer_merge
 from customers.models import AuditEvent, Customer
 from customers.services import customer_register, customer_upsert
+from loyalty.models import CustomerCard, Enrollment
 from tests.concurrency import errors, run_concurrently
 from tests.crm.factories import OrganizationFactory
 from tests.customers.factories import CustomerFactory
+from tests.loyalty.factories import ProgramFactory, StampCardFactory
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 
@@ -52,6 +54,30 @@ def test_concurrent_upserts_of_one_email_all_succeed_on_one_customer():
     assert errors(outcomes) == []
     assert sum(outcome.created for outcome in outcomes) == 1
     assert Customer.objects.filter(organization=org).count() == 1
+
+
+def test_concurrent_upserts_of_an_existing_customer_enrol_and_issue_a_card_once():
+    org = OrganizationFactory()
+    customer = CustomerFactory(organization=org, email="same@example.com")
+    program = ProgramFactory(organization=org)
+    stamp_card = StampCardFactory(organization=org)
+
+    outcomes = run_concurrently(
+        10,
+        lambda i: customer_upsert(
+            organization=org,
+            data=CustomerInput(
+                email="same@example.com",
+                enrollments=[EnrollmentInput(program_id=program.pk)],
+                stamp_card_ids=[stamp_card.pk],
+            ),
+        ),
+    )
+
+    assert errors(outcomes) == []
+    assert {outcome.customer.pk for outcome in outcomes} == {customer.pk}
+    assert Enrollment.objects.filter(customer=customer).count() == 1
+    assert CustomerCard.objects.filter(customer=customer).count() == 1
 
 
 def test_opposite_merges_at_once_merge_once_without_deadlock():

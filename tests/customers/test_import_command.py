@@ -13,14 +13,14 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from customers import importing
+from customers import formats, importing
 from customers.inputs import CustomerInput
-from customers.models import AuditEvent, Customer, ImportRun
+from customers.models import AuditEvent, Customer, ExtendedFieldDefinition, ImportRun
 from customers.services import customer_update
 from loyalty.models import CustomerCard, Enrollment
 from tests.compat.fixtures import examples, load
 from tests.crm.factories import StoreFactory
-from tests.customers.factories import CustomerFactory, StatusLabelFactory
+from tests.customers.factories import CustomerFactory, IdentifierFactory, StatusLabelFactory
 from tests.customers.test_bulk_upsert import state_of
 from tests.loyalty.factories import ProgramFactory, StampCardFactory, TierFactory
 
@@ -130,6 +130,56 @@ def test_failed_rows_are_reported_with_their_line_field_and_row(org, tmp_path):
     assert Customer.objects.get().extended_fields == {"gender": "Female"}
 
 
+def test_a_digit_that_int_refuses_in_a_number_column_is_a_row_error(org, tmp_path):
+    ProgramFactory(organization=org, name="Club")
+    ExtendedFieldDefinition.objects.create(organization=org, name="visits", data_type="integer")
+    path = write_csv(
+        tmp_path / "digits.csv",
+        ["email", "programme", "tier", "points", "ext.visits"],
+        [
+            ["ann@example.com", "Club", "", "\u00b2", ""],
+            ["bo@example.com", "", "", "", "\u00b2"],
+            ["cy@example.com", "Club", "\u0663", "", ""],  # ARABIC-INDIC DIGIT THREE
+            ["di@example.com", "", "", "", "9" * 5000],
+            ["ed@example.com", "Club", "", "12", "4"],
+        ],
+    )
+
+    out, _ = run(path, org="acme", errors=str(tmp_path / "errors.csv"))
+
+    assert "5 rows imported: 1 created, 0 updated, 0 unchanged, 4 failed" in out
+    assert [(r["line"], r["field"], r["code"]) for r in report(tmp_path / "errors.csv")] == [
+        ("2", "points", "invalid"),
+        ("3", "ext.visits", "extended_field_type"),
+        ("4", "tier", "invalid"),
+        ("5", "ext.visits", "extended_field_type"),
+    ]
+    assert Customer.objects.get().extended_fields == {"visits": 4}
+
+
+def test_any_failure_reading_one_row_fails_that_row_alone(org, tmp_path, monkeypatch):
+    channels = formats._channels
+
+    def breaks_on_fax(cell):
+        if cell.startswith("fax"):
+            raise RuntimeError("no fax")
+        return channels(cell)
+
+    monkeypatch.setattr(formats, "_channels", breaks_on_fax)
+    path = write_csv(
+        tmp_path / "fax.csv",
+        ["email", "channels"],
+        [["ann@example.com", ""], ["bo@example.com", "fax:123"], ["cy@example.com", ""]],
+    )
+
+    out, _ = run(path, org="acme", errors=str(tmp_path / "errors.csv"))
+
+    assert "3 rows imported: 2 created, 0 updated, 0 unchanged, 1 failed" in out
+    [row] = report(tmp_path / "errors.csv")
+    assert (row["line"], row["code"]) == ("3", "invalid")
+    assert "RuntimeError: no fax" in row["message"]
+
+
 def test_the_same_customer_twice_in_a_file_is_one_customer_updated_in_order(org, tmp_path):
     path = write_csv(
         tmp_path / "twice.csv",
@@ -148,6 +198,34 @@ def test_the_same_customer_twice_in_a_file_is_one_customer_updated_in_order(org,
     assert sorted(Customer.objects.values_list("first_name", flat=True)) == ["Anna", "Anne"]
 
 
+def test_a_row_whose_phone_or_identifier_is_another_persons_is_refused(org, tmp_path):
+    ann = CustomerFactory(
+        organization=org, email="ann@example.com", phone="+919804542631", first_name="Ann"
+    )
+    IdentifierFactory(source_account__customer=ann, type="cardnumber", value="C-1")
+    path = write_csv(
+        tmp_path / "collide.csv",
+        ["first_name", "email", "phone", "identifiers"],
+        [
+            ["Bo", "bo@example.com", "98045 42631", ""],
+            ["Cy", "cy@example.com", "", "cardnumber:C-1"],
+            ["Di", "", "98045 42631", ""],  # no email: the phone finds Ann, as ever
+        ],
+    )
+
+    out, _ = run(path, org="acme", errors=str(tmp_path / "errors.csv"))
+
+    assert "0 created, 1 updated, 0 unchanged, 2 failed" in out
+    rows = report(tmp_path / "errors.csv")
+    assert [(r["line"], r["field"], r["code"]) for r in rows] == [
+        ("2", "phone", "identifiers_conflict"),
+        ("3", "identifiers", "identifiers_conflict"),
+    ]
+    assert all(ann.public_id in r["message"] and "email" in r["message"] for r in rows)
+    ann.refresh_from_db()
+    assert (ann.email, ann.first_name) == ("ann@example.com", "Di")
+
+
 def test_importing_the_same_file_again_creates_and_changes_nothing(org, people):
     run(people, org="acme")
     state = state_of(org)
@@ -158,6 +236,48 @@ def test_importing_the_same_file_again_creates_and_changes_nothing(org, people):
     assert "0 created, 0 updated, 2 unchanged, 1 failed" in out
     assert state_of(org) == state
     assert AuditEvent.objects.count() == events
+
+
+def test_a_file_with_several_rows_for_one_customer_imported_again_changes_nothing(org, tmp_path):
+    ProgramFactory(organization=org, name="Club")
+    ProgramFactory(organization=org, name="Partners")
+    path = write_csv(
+        tmp_path / "twice.csv",
+        ["first_name", "city", "email", "programme"],
+        [
+            ["Ann", "Pune", "ann@example.com", "Club"],
+            ["Bo", "", "bo@example.com", ""],
+            ["Anne", "", "ann@example.com", "Partners"],  # a second enrolment, as exported
+        ],
+    )
+    out, _ = run(path, org="acme")
+    assert "2 created, 1 updated, 0 unchanged" in out
+    state = state_of(org)
+    events = AuditEvent.objects.count()
+
+    again, _ = run(path, org="acme")
+    assert "0 created, 0 updated, 3 unchanged" in again
+    assert state_of(org) == state
+    assert AuditEvent.objects.count() == events
+
+    # Changed since, the customer gets each row again, in order; the rerun after that, nothing.
+    customer_update(
+        customer=Customer.objects.get(first_name="Anne"), data=CustomerInput(city="Goa")
+    )
+    out, _ = run(path, org="acme")
+    assert "0 created, 2 updated, 1 unchanged" in out
+    assert Customer.objects.filter(first_name="Anne", city="Pune").exists()
+    assert "0 created, 0 updated, 3 unchanged" in run(path, org="acme")[0]
+
+    # Another file with one of those rows is not a rerun: its row is applied.
+    write_csv(
+        tmp_path / "one.csv",
+        ["first_name", "city", "email", "programme"],
+        [["Ann", "Pune", "ann@example.com", "Club"]],
+    )
+    out, _ = run(tmp_path / "one.csv", org="acme")
+    assert "0 created, 1 updated, 0 unchanged" in out
+    assert Customer.objects.filter(first_name="Ann").exists()
 
 
 def test_modes(org, people):
@@ -357,6 +477,25 @@ def test_bad_files_are_said_in_one_line(org, tmp_path, name, content, options, m
 
     assert message in str(refused.value)
     assert "\n" not in str(refused.value)
+
+
+def test_a_quote_left_open_stops_at_its_line_after_importing_the_rows_before_it(org, tmp_path):
+    rows = "".join(f"N{i},n{i}@example.com\n" for i in range(5)) + "Bad,bad@\n"
+    runaway = "".join(f"M{i},m{i}@example.com\n" for i in range(8000))  # 160 KB
+    path = tmp_path / "open-quote.csv"
+    path.write_text(f'first_name,email\n{rows}"Open,open@example.com\n{runaway}')
+    errors = tmp_path / "errors.csv"
+
+    with pytest.raises(CommandError) as stopped:
+        run(path, org="acme", batch_size=4, errors=str(errors))
+
+    message = str(stopped.value)
+    assert message.startswith("line 8: not readable as CSV from here (field larger than field")
+    assert message.endswith("a quote left open?); the rows before it are imported")
+    assert "\n" not in message
+    assert Customer.objects.count() == 5  # a whole batch, and the part of one before line 8
+    assert ImportRun.objects.get().line == 7
+    assert [r["line"] for r in report(errors)] == ["7"]
 
 
 def test_unknown_organization(db, people):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from crm.demo import seed_demo
+from crm.demo import MAX_DEMO_CUSTOMERS, seed_demo
 
 
 class Command(BaseCommand):
@@ -15,8 +15,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, customers: int, **options):
-        if customers < 0:
-            raise CommandError("--customers cannot be negative")
+        if not 0 <= customers <= MAX_DEMO_CUSTOMERS:
+            raise CommandError(f"--customers is between 0 and {MAX_DEMO_CUSTOMERS:,}")
         access = seed_demo(customers=customers)
         self.stdout.write(f"Demo organization 'demo': {access.customers_created} customers added.")
         if access.admin_password:

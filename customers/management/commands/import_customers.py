@@ -99,7 +99,7 @@ class Command(BaseCommand):
                 on_batch=on_batch,
             )
         except formats.FormatError as error:
-            raise CommandError(f"{error} (rows before it are imported)") from None
+            raise CommandError(f"{error}; the rows before it are imported") from None
         finally:
             stream.close()
             if report:
