@@ -19,10 +19,12 @@ from rest_framework.views import APIView
 
 from crm.actors import Actor
 from crm.api.authentication import client_for_key, request_actor, request_organization
+from crm.api.guards import as_api_exception, check_request
 from crm.api.problems import domain_status, field_errors
 from crm.api.throttling import OrganizationRateThrottle
-from crm.errors import DomainError
+from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
+from crm.parsing import parse_id
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +71,14 @@ class BasicPasswordKey(BaseAuthentication):
         return 'Basic realm="api"'
 
 
+def path_id(value: str, *, field: str, message: str) -> int:
+    """The id a path (or a lookup parameter) names; text that is no id names nothing: 404."""
+    try:
+        return parse_id(value, field=field)
+    except DomainError:
+        raise DomainError(ErrorCode.NOT_FOUND, message, field=field) from None
+
+
 class VendorView(APIView):
     """A vendor endpoint. Subclasses say how to authenticate and how errors look."""
 
@@ -89,7 +99,12 @@ class VendorView(APIView):
     def actor(self) -> Actor:
         return request_actor(self.request)
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        check_request(request, kwargs)
+
     def handle_exception(self, exc):
+        exc = as_api_exception(exc)
         if isinstance(exc, DomainError):
             return self.error(domain_status(exc), str(exc.code), exc.message, exc.field)
         if isinstance(exc, Http404):
