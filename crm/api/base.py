@@ -6,7 +6,7 @@ from rest_framework import viewsets
 from crm.actors import Actor
 from crm.models import Organization
 
-from . import idempotency
+from . import guards, idempotency
 from .authentication import request_actor, request_organization
 
 
@@ -36,6 +36,7 @@ class OrganizationViewSet(viewsets.GenericViewSet):
     def initial(self, request, *args, **kwargs):
         self.idempotency_record = None
         super().initial(request, *args, **kwargs)
+        guards.check_request(request, kwargs)
         self.idempotency_record = idempotency.begin(request)
 
     def handle_exception(self, exc):
