@@ -32,7 +32,7 @@ class PayloadTooLarge(exceptions.APIException):
     def __init__(self):
         limit = body_limit()
         super().__init__(
-            f"The request body is larger than the limit of {limit} bytes ({limit // 1024} KiB)."
+            f"The request body is larger than the limit of {limit} bytes ({limit / 2**20:g} MiB)."
         )
 
 
