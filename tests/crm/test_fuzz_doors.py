@@ -487,11 +487,12 @@ def looks_like(value, kind: str) -> bool:
 
 def malformed_values(value) -> dict[str, str]:
     """Case name -> JSON text of each malformed value worth putting where `value` is: NUL, deep
-    nesting and a number past 64 bits anywhere; the integer and date classes where an integer
-    or a date was."""
+    nesting, a number past 64 bits and one past a float's range anywhere; the integer and date
+    classes where an integer or a date was."""
     fragments = {
         "nul": json.dumps(TEXTS["nul"]),
         "two-to-the-64 (number)": NUMBERS["two-to-the-64"],
+        "1e400 (number)": NUMBERS["1e400"],
         "deeply nested": DEEP,
     }
     if looks_like(value, "integer"):
