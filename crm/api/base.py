@@ -10,7 +10,7 @@ from . import guards, idempotency
 from .authentication import request_actor, request_organization
 
 
-class OrganizationViewSet(viewsets.GenericViewSet):
+class OrganizationViewSet(guards.GuardedRequests, viewsets.GenericViewSet):
     """Everything is looked up within the caller's organization: another's id is a 404.
 
     Subclasses name their model in `queryset` (for the schema) and scope it in
@@ -36,7 +36,6 @@ class OrganizationViewSet(viewsets.GenericViewSet):
     def initial(self, request, *args, **kwargs):
         self.idempotency_record = None
         super().initial(request, *args, **kwargs)
-        guards.check_request(request, kwargs)
         self.idempotency_record = idempotency.begin(request)
 
     def handle_exception(self, exc):

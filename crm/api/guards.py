@@ -8,8 +8,10 @@ runs, so that input no door can take answers a 4xx (in the door's own error shap
   are not finite), so a bad body is refused before the view, the idempotency key included,
   reads it.
 
-Both door bases call check_request() right after authentication; their exception handlers
-pass Django's own request errors through as_api_exception().
+Both door bases mix in GuardedRequests, which checks right after authentication, permissions
+and throttling (so an unknown caller costs nothing) and before whatever a base does next in
+`initial()` (the Idempotency-Key's record hashes the body); their exception handlers pass
+Django's own request errors through as_api_exception().
 """
 
 from django.conf import settings
@@ -58,6 +60,14 @@ def check_request(request, path_parameters: dict) -> None:
             raise nul_error(name)
     if request.method in METHODS_WITH_BODIES:
         request.data  # noqa: B018 -- parsed now, and refused now if it cannot be taken
+
+
+class GuardedRequests:
+    """For DRF views; listed after any mixin whose `initial()` reads the request."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        check_request(request, kwargs)
 
 
 def as_api_exception(exc: Exception) -> Exception:

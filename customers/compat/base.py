@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from crm.actors import Actor
 from crm.api.authentication import client_for_key, request_actor, request_organization
-from crm.api.guards import as_api_exception, check_request
+from crm.api.guards import GuardedRequests, as_api_exception
 from crm.api.problems import domain_status, field_errors
 from crm.api.throttling import OrganizationRateThrottle
 from crm.errors import DomainError, ErrorCode
@@ -79,7 +79,7 @@ def path_id(value: str, *, field: str, message: str) -> int:
         raise DomainError(ErrorCode.NOT_FOUND, message, field=field) from None
 
 
-class VendorView(APIView):
+class VendorView(GuardedRequests, APIView):
     """A vendor endpoint. Subclasses say how to authenticate and how errors look."""
 
     schema = None  # documented by the vendor, not in this API's OpenAPI description
@@ -98,10 +98,6 @@ class VendorView(APIView):
     @property
     def actor(self) -> Actor:
         return request_actor(self.request)
-
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        check_request(request, kwargs)
 
     def handle_exception(self, exc):
         exc = as_api_exception(exc)
