@@ -13,7 +13,6 @@ keeps its line in the file and its original text for the error report.
 """
 
 import csv
-import datetime as dt
 import gzip
 import hashlib
 import io
@@ -28,6 +27,7 @@ from typing import IO, Any
 
 from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
+from crm.parsing import parse_boolean, parse_date, parse_integer
 from loyalty.models import Program, StampCard
 
 from .inputs import (
@@ -37,7 +37,6 @@ from .inputs import (
     IdentifierInput,
     SourceAccountInput,
 )
-from .normalization import ascii_integer
 
 FORMATS = ("csv", "jsonl", "capillary", "jericommerce", "voucherify")
 PROFILE_COLUMNS = (
@@ -76,7 +75,7 @@ EXTENDED_PREFIX = "ext."
 CUSTOM_PREFIX = "custom."
 CHANNEL_FLAGS = ("primary", "verified", "unsubscribed", "residence", "office")
 CHANNEL_ENTRY = re.compile(r"^(?P<type>[A-Za-z]+):(?P<value>[^\[]*)(?:\[(?P<flags>[^\]]*)\])?$")
-TRUE_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+MAX_WHOLE = 10**15 - 1  # points, stamps and tiers carried over: far past any real balance
 
 
 class FormatError(Exception):
@@ -210,18 +209,8 @@ def check_header(header: list[str]) -> list[str]:
     return header
 
 
-def _flag(value: str, name: str) -> bool:
-    flag = TRUE_WORDS.get(value.strip().lower())
-    if flag is None:
-        raise DomainError(ErrorCode.INVALID, "Expected true or false.", field=name)
-    return flag
-
-
 def _whole(value: str, name: str) -> int:
-    number = ascii_integer(value, signed=False) if len(value.strip()) <= 15 else None
-    if number is None:
-        raise DomainError(ErrorCode.INVALID, "Expected a whole number.", field=name)
-    return number
+    return parse_integer(value, field=name, minimum=0, maximum=MAX_WHOLE)
 
 
 IDENTIFIER_ENTRY = re.compile(
@@ -315,14 +304,9 @@ def csv_input(
         if not value:
             continue
         if name == "email_verified":
-            data.email_verified = _flag(value, name)
+            data.email_verified = parse_boolean(value, field=name)
         elif name == "birthday":
-            try:
-                data.birthday = dt.date.fromisoformat(value.strip())
-            except ValueError:
-                raise DomainError(
-                    ErrorCode.INVALID, "Expected a date as YYYY-MM-DD.", field=name
-                ) from None
+            data.birthday = parse_date(value, field=name)
         elif name == "store":
             data.store_code = value
         else:

@@ -4,9 +4,8 @@ Pure functions: the services call them, and so can forms and imports that want a
 Each raises DomainError naming the field it was given.
 """
 
-import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from functools import cache, lru_cache
 from typing import Any
@@ -14,9 +13,9 @@ from typing import Any
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.utils.dateparse import parse_datetime
 
 from crm.errors import DomainError, ErrorCode, field_path
+from crm.parsing import parse_boolean, parse_date, parse_datetime, parse_integer
 
 from .models import (
     ChannelType,
@@ -187,11 +186,6 @@ def normalize_channel_or_identifier_value(
     return text
 
 
-TRUE_WORDS = {"true", "1", "yes", "y"}
-FALSE_WORDS = {"false", "0", "no", "n"}
-DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d")
-
-
 def clean_extended_fields(
     values: Mapping[str, Any],
     definitions: Mapping[str, ExtendedFieldDefinition],
@@ -253,26 +247,16 @@ def _as_string(value: Any) -> str | None:
     return None
 
 
-def ascii_integer(text: str, *, signed: bool = True) -> int | None:
-    """The whole number `text` writes in ASCII digits (with a sign if `signed`) and that fits in
-    64 bits; None for anything else. str.isdigit() alone also passes digits such as '²', which
-    int() refuses."""
-    text = text.strip()
-    digits = text[1:] if signed and text[:1] in ("+", "-") else text
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 19:
+def _parsed(parse: Callable[..., Any], value: Any) -> Any:
+    """`value` read by one of the shared parsers; None if it is not of that kind."""
+    try:
+        return parse(value, field=None)
+    except DomainError:
         return None
-    number = int(text)
-    return number if -(2**63) <= number < 2**63 else None
 
 
 def _as_integer(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str):
-        return ascii_integer(value)
-    return None
+    return _parsed(parse_integer, value)
 
 
 def _as_decimal(value: Any) -> str | None:
@@ -286,41 +270,14 @@ def _as_decimal(value: Any) -> str | None:
 
 
 def _as_boolean(value: Any) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    word = str(value).strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    return None
+    return _parsed(parse_boolean, value)
 
 
 def _as_date(value: Any) -> str | None:
-    if isinstance(value, dt.datetime):
-        return None
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if not isinstance(value, str):
-        return None
-    for date_format in DATE_FORMATS:
-        try:
-            return dt.datetime.strptime(value.strip(), date_format).date().isoformat()  # noqa: DTZ007
-        except ValueError:
-            continue
-    return None
+    date = _parsed(parse_date, value)
+    return None if date is None else date.isoformat()
 
 
 def _as_datetime(value: Any) -> str | None:
-    if isinstance(value, dt.datetime):
-        parsed = value
-    elif isinstance(value, str):
-        try:
-            parsed = parse_datetime(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    if parsed is None or parsed.tzinfo is None:
-        return None
-    return parsed.isoformat()
+    moment = _parsed(parse_datetime, value)
+    return None if moment is None else moment.isoformat()

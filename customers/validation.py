@@ -8,13 +8,14 @@ Value-level normalisation (an email, a phone number, an extended field's value) 
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from django.db.models import Q
 
 from crm.errors import DomainError, ErrorCode, field_path
 from crm.models import Organization, Store
+from crm.parsing import MAX_ID, in_utc
 from loyalty.models import Program, StampCard
 from loyalty.services import MAX_POINTS
 
@@ -60,26 +61,6 @@ TEXT_LIMITS = {
 def require_type(value: Any, expected: type | tuple[type, ...], field_name: str, what: str) -> None:
     if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
         raise DomainError(ErrorCode.INVALID, f"Expected {what}.", field=field_name)
-
-
-def in_utc(value: Any, field_name: str) -> datetime:
-    """`value`, a date-time with a time zone, in UTC.
-
-    ISO 8601 allows offsets up to ±23:59 and PostgreSQL only up to ±15:59: stored in UTC, any
-    offset a client sends is kept as the moment it names.
-    """
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise DomainError(
-            ErrorCode.INVALID, "Expected a date-time with a time zone.", field=field_name
-        )
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise DomainError(
-            ErrorCode.INVALID,
-            "Expected a date-time between the years 1 and 9999.",
-            field=field_name,
-        ) from None
 
 
 def optional_text(value: Any, name: str, normalize: Callable[[str], str]) -> str | None:
@@ -234,9 +215,6 @@ class CleanAccount:
     @property
     def key(self) -> tuple[str, str]:
         return self.source, self.account_id
-
-
-MAX_ID = 2**63 - 1
 
 
 def is_int(value: Any) -> bool:

@@ -6,11 +6,13 @@ from rest_framework import viewsets
 from crm.actors import Actor
 from crm.models import Organization
 
-from . import idempotency
+from . import guards, idempotency
 from .authentication import request_actor, request_organization
 
 
-class OrganizationViewSet(idempotency.TransactionalWrites, viewsets.GenericViewSet):
+class OrganizationViewSet(
+    idempotency.TransactionalWrites, guards.GuardedRequests, viewsets.GenericViewSet
+):
     """Everything is looked up within the caller's organization: another's id is a 404.
 
     Subclasses name their model in `queryset` (for the schema) and scope it in

@@ -7,7 +7,8 @@ from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
 from rest_framework import serializers
 
-MAX_ID = 2**63 - 1
+from crm.parsing import MAX_ID
+
 ID_PATTERN = "[0-9]{1,18}"  # ids in URLs: always below MAX_ID
 
 

@@ -18,6 +18,8 @@ from rest_framework.response import Response
 
 from crm.errors import DomainError, ErrorCode
 
+from .guards import as_api_exception
+
 logger = logging.getLogger(__name__)
 CONTENT_TYPE = "application/problem+json"
 
@@ -106,6 +108,7 @@ def exception_handler(exc, context):
     """DRF's exception handler: every error, whatever raised it, as problem details."""
     request = context["request"]
     headers = {}
+    exc = as_api_exception(exc)
     if isinstance(exc, DomainError):
         status, body = domain_error_body(request, exc)
     elif isinstance(exc, exceptions.ValidationError):

@@ -21,10 +21,12 @@ from rest_framework.views import APIView
 from crm.actors import Actor
 from crm.api import idempotency
 from crm.api.authentication import client_for_key, request_actor, request_organization
+from crm.api.guards import GuardedRequests, as_api_exception
 from crm.api.problems import domain_status, field_errors
 from crm.api.throttling import OrganizationRateThrottle
-from crm.errors import DomainError
+from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
+from crm.parsing import parse_id
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +73,15 @@ class BasicPasswordKey(BaseAuthentication):
         return 'Basic realm="api"'
 
 
-class VendorView(idempotency.TransactionalWrites, APIView):
+def path_id(value: str, *, field: str, message: str) -> int:
+    """The id a path (or a lookup parameter) names; text that is no id names nothing: 404."""
+    try:
+        return parse_id(value, field=field)
+    except DomainError:
+        raise DomainError(ErrorCode.NOT_FOUND, message, field=field) from None
+
+
+class VendorView(idempotency.TransactionalWrites, GuardedRequests, APIView):
     """A vendor endpoint. Subclasses say how to authenticate and how errors look."""
 
     schema = None  # documented by the vendor, not in this API's OpenAPI description
@@ -94,6 +104,7 @@ class VendorView(idempotency.TransactionalWrites, APIView):
     def handle_exception(self, exc):
         if isinstance(exc, idempotency.Replay):
             return super().handle_exception(exc)
+        exc = as_api_exception(exc)
         if isinstance(exc, DomainError):
             return self.error(domain_status(exc), str(exc.code), exc.message, exc.field)
         if isinstance(exc, Http404):

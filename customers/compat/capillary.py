@@ -12,10 +12,10 @@ import re
 from datetime import datetime
 from typing import Any
 
-from django.utils.dateparse import parse_datetime
 from rest_framework.response import Response
 
 from crm.errors import DomainError, ErrorCode
+from crm.parsing import parse_boolean, parse_datetime
 from customers import selectors, services
 from customers.inputs import (
     UNSET,
@@ -29,7 +29,7 @@ from customers.models import MULTI_ACCOUNT_SOURCES, Customer
 from customers.services import DEFAULT_STATUS_LABEL_NOT_SET, SOURCE_ACCOUNT_ADDED
 from loyalty.side_effects import CouponIssued, PointsAwarded
 
-from .base import BasicPasswordKey, BearerKey, VendorView
+from .base import BasicPasswordKey, BearerKey, VendorView, path_id
 
 NAME_LIMIT = 100  # longer names are cut, as Capillary does
 ERROR_CODES = {
@@ -46,28 +46,11 @@ def _bad(field: str, message: str) -> DomainError:
     return DomainError(ErrorCode.INVALID, message, field=field)
 
 
-def _flag(value: Any, field: str) -> bool:
-    """Capillary sends flags as booleans or as "true"/"false"."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
-        return value.strip().lower() == "true"
-    raise _bad(field, "Expected true or false.")
-
-
 def _when(value: Any, field: str) -> datetime | None:
     """YYYY-MM-DDTHH:MM:SS+HH:MM; blank is none."""
     if value in (None, ""):
         return None
-    try:
-        parsed = parse_datetime(value) if isinstance(value, str) else None
-    except ValueError:  # well formed, but no such date, e.g. 2024-02-30
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise _bad(
-            field, "Expected a date-time with its time zone, e.g. 2024-05-11T16:36:17+05:30."
-        )
-    return parsed
+    return parse_datetime(value, field=field)
 
 
 def _object(value: Any, field: str) -> dict:
@@ -129,11 +112,15 @@ class Parsed:
                 ChannelInput(
                     type=item.get("type"),
                     value=item.get("value"),
-                    primary=_flag(item.get("primary", False), f"{at}.primary"),
-                    verified=_flag(item.get("verified", False), f"{at}.verified"),
-                    subscribed=_flag(item.get("subscribed", True), f"{at}.subscribed"),
-                    residence=_flag(meta.get("residence", False), f"{at}.meta.residence"),
-                    office=_flag(meta.get("office", False), f"{at}.meta.office"),
+                    primary=parse_boolean(item.get("primary", False), field=f"{at}.primary"),
+                    verified=parse_boolean(item.get("verified", False), field=f"{at}.verified"),
+                    subscribed=parse_boolean(
+                        item.get("subscribed", True), field=f"{at}.subscribed"
+                    ),
+                    residence=parse_boolean(
+                        meta.get("residence", False), field=f"{at}.meta.residence"
+                    ),
+                    office=parse_boolean(meta.get("office", False), field=f"{at}.meta.office"),
                     last_viewed_at=_when(meta.get("lastViewedDate"), f"{at}.meta.lastViewedDate"),
                 )
             )
@@ -326,9 +313,8 @@ class CustomersView(VendorView):
         return Response({"warnings": [], "errors": [body]}, status=status)
 
     def customer(self, customer_id: str | None) -> Customer:
-        customer = None
-        if customer_id and str(customer_id).isdigit() and len(str(customer_id)) < 19:
-            customer = selectors.customer_get(organization=self.organization, pk=int(customer_id))
+        pk = path_id(customer_id or "", field="customerId", message="Customer not found.")
+        customer = selectors.customer_get(organization=self.organization, pk=pk)
         if customer is None:
             raise DomainError(ErrorCode.NOT_FOUND, "Customer not found.", field="customerId")
         return customer
@@ -368,7 +354,8 @@ class CustomersView(VendorView):
                 "The customer has no profile in this source and account.",
                 field="source",
             )
-        in_background = (request.query_params.get("use_async") or "").lower() == "true"
+        use_async = request.query_params.get("use_async") or False
+        in_background = parse_boolean(use_async, field="use_async")
         self.parsed = Parsed()
         result = services.customer_update(
             customer=customer,

@@ -18,7 +18,7 @@ from customers.models import Customer
 from customers.normalization import normalize_email
 from loyalty.models import Program
 
-from .base import VendorView, authorization
+from .base import VendorView, authorization, path_id
 
 MAX_ITEMS = 100
 PAYLOAD_FIELDS = {
@@ -87,9 +87,8 @@ class IntegrationView(VendorView):
         return Response(body, status=status)
 
     def program(self, program_id: str) -> Program:
-        program = Program.objects.filter(
-            organization=self.organization, pk=int(program_id) if program_id.isdigit() else 0
-        ).first()
+        pk = path_id(program_id, field="programId", message="No such program.")
+        program = Program.objects.filter(organization=self.organization, pk=pk).first()
         if program is None:
             raise DomainError(ErrorCode.NOT_FOUND, "No such program.", field="programId")
         return program

@@ -19,12 +19,12 @@ from math import ceil
 from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
-from django.utils.dateparse import parse_date
 from rest_framework.response import Response
 
 from crm.api.rendering import iso
 from crm.errors import DomainError, ErrorCode
 from crm.models import Store
+from crm.parsing import MAX_BIGINT, parse_boolean, parse_date, parse_id, parse_integer
 from customers import selectors, services
 from customers.inputs import UNSET, CustomerInput
 from customers.models import Customer
@@ -33,12 +33,12 @@ from loyalty.links import apple_wallet_url, google_wallet_url
 from loyalty.models import CustomerCard, Reward, StampCard
 from loyalty.selectors import card_view, cards_with_rewards
 
-from .base import BearerKey, VendorView
+from .base import BearerKey, VendorView, path_id
 
 DEFAULT_ITEMS = 20
 MAX_ITEMS = 100
+MAX_PAGE = MAX_BIGINT // MAX_ITEMS  # the page's offset is a 64-bit integer in SQL
 PROFILE = ("first_name", "last_name", "email", "phone", "birthday")
-FLAGS = {"true": True, "1": True, "false": False, "0": False}
 FIELD_NAMES = [
     (r"^stamp_card_ids\[\d+\]$", "card_id"),
     (r"^stamp_card$", "card_id"),
@@ -56,23 +56,6 @@ def leal_field(field: str | None) -> str:
 
 def invalid(field: str, message: str) -> DomainError:
     return DomainError(ErrorCode.INVALID, message, field=field)
-
-
-def _number(value: Any, field: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    raise invalid(field, "must be a number")
-
-
-def _flag(value: Any, field: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    flag = FLAGS.get(str(value).strip().lower())
-    if flag is None:
-        raise invalid(field, "must be one of: true, false, 1, 0")
-    return flag
 
 
 def customer_params(data) -> dict[str, Any]:
@@ -100,10 +83,7 @@ def customer_input(params: dict[str, Any]) -> CustomerInput:
             raise invalid(name, "must be a String")
         value = (value or "").strip()
         if name == "birthday":
-            birthday = parse_date(value) if value else None
-            if value and birthday is None:
-                raise invalid(name, "must be a date as YYYY-MM-DD")
-            data.birthday = birthday
+            data.birthday = parse_date(value, field=name) if value else None
         elif name in ("email", "phone"):
             setattr(data, name, value or None)
         else:
@@ -206,10 +186,8 @@ class LealView(VendorView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        account_id = kwargs["account_id"]
-        self.store = Store.objects.filter(
-            organization=self.organization, pk=int(account_id) if account_id.isdigit() else 0
-        ).first()
+        account_id = path_id(kwargs["account_id"], field="account_id", message="Store not found")
+        self.store = Store.objects.filter(organization=self.organization, pk=account_id).first()
         if self.store is None:
             raise DomainError(ErrorCode.NOT_FOUND, "Store not found")
 
@@ -221,11 +199,8 @@ class LealView(VendorView):
         return self.request.data
 
     def customer(self, customer_id: str) -> Customer:
-        customer = (
-            store_customers(self.store)
-            .filter(pk=int(customer_id) if customer_id.isdigit() else 0)
-            .first()
-        )
+        pk = path_id(customer_id, field="customer_id", message="Customer not found")
+        customer = store_customers(self.store).filter(pk=pk).first()
         if customer is None:
             raise DomainError(ErrorCode.NOT_FOUND, "Customer not found")
         return customer
@@ -247,12 +222,10 @@ class LealView(VendorView):
 class CustomersView(LealView):
     def get(self, request, account_id):
         params = request.query_params
-        page = _number(params.get("page") or 1, "page")
-        items = _number(params.get("items") or DEFAULT_ITEMS, "items")
-        if page < 1:
-            raise invalid("page", "must be 1 or more")
-        if not 1 <= items <= MAX_ITEMS:
-            raise invalid("items", f"must be from 1 to {MAX_ITEMS}")
+        page = parse_integer(params.get("page") or 1, field="page", minimum=1, maximum=MAX_PAGE)
+        items = parse_integer(
+            params.get("items") or DEFAULT_ITEMS, field="items", minimum=1, maximum=MAX_ITEMS
+        )
         customers = store_customers(self.store)
         if params.get("search", "").strip():
             customers = selectors.customer_search(
@@ -281,11 +254,11 @@ class CustomersView(LealView):
         data.store_code = self.store.code
         card_id = self.body.get("card_id")
         if card_id not in (None, ""):
-            card_id = _number(card_id, "card_id")
+            card_id = parse_id(card_id, field="card_id")
             if not store_cards(self.store).filter(pk=card_id).exists():
                 raise invalid("card_id", "is not a card of this store")
             data.stamp_card_ids = [card_id]
-        send_links = _flag(self.body.get("send_card_links", False), "send_card_links")
+        send_links = parse_boolean(self.body.get("send_card_links", False), field="send_card_links")
         result = services.customer_register(
             organization=self.organization, data=data, actor=self.actor
         )
@@ -333,11 +306,11 @@ class StampView(LealView):
         card = self.card(customer_id, card_id)
         stamps = self.body.get("stamps", 1)
         # The CRM pushes no stamp notifications, so there is nothing for the flag to skip.
-        _flag(self.body.get("skip_notifications", False), "skip_notifications")
+        parse_boolean(self.body.get("skip_notifications", False), field="skip_notifications")
         loyalty_services.stamps_add(
             organization=self.organization,
             card=card,
-            stamps=_number(stamps, "stamps"),
+            stamps=parse_integer(stamps, field="stamps"),
             actor=self.actor,
         )
         return Response({"success": True, "customer_card": self.rendered_card(card)})
@@ -351,7 +324,7 @@ class RedeemView(LealView):
             raise DomainError(ErrorCode.REQUIRED, "can't be blank", field="reward_id")
         reward = Reward.objects.filter(
             stamp_card__in=store_cards(self.store),
-            pk=_number(reward_id, "reward_id"),
+            pk=parse_id(reward_id, field="reward_id"),
         ).first()
         if reward is None:
             raise DomainError(ErrorCode.NOT_FOUND, "Reward not found")
@@ -414,10 +387,10 @@ class RewardsView(LealView):
         )
         if request.query_params.get("card_id"):
             rewards = rewards.filter(
-                stamp_card_id=_number(request.query_params["card_id"], "card_id")
+                stamp_card_id=parse_id(request.query_params["card_id"], field="card_id")
             )
         active = request.query_params.get("active")
-        only_active = None if active in (None, "") else _flag(active, "active")
+        only_active = None if active in (None, "") else parse_boolean(active, field="active")
         positions: dict[int, int] = {}
         rendered = []
         for reward in rewards:

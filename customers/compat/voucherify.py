@@ -17,22 +17,22 @@ from typing import Any
 
 from django.db.models import Func, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce, Concat, Trim
-from django.utils.dateparse import parse_date, parse_datetime
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.response import Response
 
 from crm.api.authentication import client_for_key
 from crm.errors import DomainError, ErrorCode
+from crm.parsing import MAX_BIGINT, in_utc, parse_date, parse_datetime, parse_integer
 from customers import selectors, services
 from customers.inputs import UNSET, CustomerInput
 from customers.models import Customer
-from customers.validation import in_utc
 from loyalty.models import Coupon, Enrollment
 
 from .base import VendorView
 
 MAX_LIMIT = 100
+MAX_PAGE = MAX_BIGINT // MAX_LIMIT  # the page's offset is a 64-bit integer in SQL
 DEFAULT_LIMIT = 10
 ORDERS = {"created_at", "-created_at", "updated_at", "-updated_at", "source_id", "-source_id"}
 ADDRESS_FIELDS = {
@@ -95,10 +95,7 @@ def customer_input(body: Any) -> CustomerInput:
     birthdate = body.get("birthdate", body.get("birthday", UNSET))
     if birthdate is not UNSET:
         field = "birthdate" if "birthdate" in body else "birthday"
-        parsed = parse_date(birthdate) if isinstance(birthdate, str) else None
-        if birthdate is not None and parsed is None:
-            raise DomainError(ErrorCode.INVALID, "Expected a date as YYYY-MM-DD.", field=field)
-        data.birthday = parsed
+        data.birthday = None if birthdate is None else parse_date(birthdate, field=field)
     if "address" in body:
         address = body["address"] or {}
         if not isinstance(address, dict):
@@ -281,7 +278,7 @@ class CustomersView(VoucherifyView):
     def get(self, request):
         params = request.query_params
         limit = self.number(params, "limit", DEFAULT_LIMIT, MAX_LIMIT)
-        page = self.number(params, "page", 1, None)
+        page = self.number(params, "page", 1, MAX_PAGE)
         customers = selectors.customers_of(self.organization)
         filters = Q()
         if params.get("email"):
@@ -325,29 +322,16 @@ class CustomersView(VoucherifyView):
         )
 
     @staticmethod
-    def number(params, name: str, default: int, maximum: int | None) -> int:
+    def number(params, name: str, default: int, maximum: int) -> int:
         value = params.get(name)
         if value in (None, ""):
             return default
-        if not value.isdigit() or int(value) < 1 or (maximum and int(value) > maximum):
-            limit = f"from 1 to {maximum}" if maximum else "from 1"
-            raise DomainError(ErrorCode.INVALID, f"{name} is a whole number {limit}.", field=name)
-        return int(value)
+        return parse_integer(value, field=name, minimum=1, maximum=maximum)
 
     @staticmethod
-    def moment(params, name: str) -> dt.datetime | dt.date:
-        value = params[name]
-        try:
-            parsed = parse_datetime(value) or parse_date(value)
-        except ValueError:  # well formed, but no such date, e.g. 2024-02-30
-            parsed = None
-        if parsed is None:
-            raise DomainError(ErrorCode.INVALID, "Expected an ISO 8601 date-time.", field=name)
-        if isinstance(parsed, dt.datetime):
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=dt.UTC)
-            return in_utc(parsed, name)
-        return parsed
+    def moment(params, name: str) -> dt.datetime:
+        """An ISO 8601 date-time, or a date (its midnight); UTC unless it names its zone."""
+        return in_utc(parse_datetime(params[name], field=name, naive_is_utc=True), name)
 
 
 class CustomerView(VoucherifyView):
