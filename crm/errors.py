@@ -48,6 +48,7 @@ class ErrorCode(StrEnum):
     COUPON_UNKNOWN = "coupon_unknown"
     COUPON_EXPIRED = "coupon_expired"
     COUPON_REDEEMED = "coupon_redeemed"
+    CUSTOMER_CLOSED = "customer_closed"
 
 
 class DomainError(Exception):
