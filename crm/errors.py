@@ -54,6 +54,7 @@ class ErrorCode(StrEnum):
     PROGRAM_TAKEN = "program_taken"
     TIER_TAKEN = "tier_taken"
     IN_USE = "in_use"
+    CUSTOMER_CLOSED = "customer_closed"
 
 
 class DomainError(Exception):

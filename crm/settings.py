@@ -157,7 +157,10 @@ REST_FRAMEWORK = {
         "crm.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["crm.api.authentication.ActsForAnOrganization"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "crm.api.authentication.ActsForAnOrganization",
+        "crm.api.permissions.StaffModelPermissions",
+    ],
     "DEFAULT_THROTTLE_CLASSES": ["crm.api.throttling.OrganizationRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "crm.api.pagination.CursorPage",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],

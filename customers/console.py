@@ -19,7 +19,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from crm.actors import Actor
-from crm.errors import DomainError
+from crm.errors import DomainError, ErrorCode
 from loyalty import services as loyalty_services
 from loyalty.models import CouponSeries, Program, Reward, StampCard
 
@@ -403,9 +403,6 @@ class ConsoleMixin:
         if not request.user.has_perm(chosen.permission):
             messages.error(request, f"{chosen.label}: you do not have permission to do this.")
             return HttpResponseRedirect(back)
-        if customer.merged_into_id is not None or customer.erased_at is not None:
-            messages.error(request, f"{chosen.label}: this customer was merged or erased.")
-            return HttpResponseRedirect(back)
         form = chosen.form(request.POST, customer=customer)
         if not form.is_valid():
             messages.error(request, f"{chosen.label}: {_form_errors(form)}")
@@ -414,7 +411,10 @@ class ConsoleMixin:
         try:
             done = chosen.run(customer, form, actor)
         except DomainError as error:
-            messages.error(request, f"{chosen.label}: {_error_text(error)}")
+            # The services refuse every change to a merged or erased customer.
+            closed = error.code == ErrorCode.CUSTOMER_CLOSED
+            text = "this customer was merged or erased." if closed else _error_text(error)
+            messages.error(request, f"{chosen.label}: {text}")
         else:
             messages.success(request, done)
         return HttpResponseRedirect(back)

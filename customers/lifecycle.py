@@ -106,6 +106,10 @@ def _refuse(message: str, field_name: str = "customer") -> DomainError:
     return DomainError(ErrorCode.INVALID, message, field=field_name)
 
 
+def _closed(message: str, field_name: str = "customer") -> DomainError:
+    return DomainError(ErrorCode.CUSTOMER_CLOSED, message, field=field_name)
+
+
 def merge_plan(*, survivor: Customer, merged: Customer) -> MergePlan:
     """Check that the two can be merged, and say what the merge will do; nothing is written."""
     if survivor.organization_id != merged.organization_id:
@@ -114,9 +118,9 @@ def merge_plan(*, survivor: Customer, merged: Customer) -> MergePlan:
         raise _refuse("A customer cannot be merged with itself.", "merged")
     for role, customer in (("survivor", survivor), ("merged", merged)):
         if customer.merged_into_id is not None:
-            raise _refuse(f"{customer.public_id} was already merged into another customer.", role)
+            raise _closed(f"{customer.public_id} was already merged into another customer.", role)
         if customer.erased_at is not None:
-            raise _refuse(f"{customer.public_id} was erased.", role)
+            raise _closed(f"{customer.public_id} was erased.", role)
     plan = MergePlan(survivor, merged)
     for name in MERGED_PROFILE_FIELDS:
         kept, other = getattr(survivor, name), getattr(merged, name)
@@ -322,9 +326,9 @@ def customer_erase(*, customer: Customer, actor: Actor) -> None:
     with transaction.atomic():
         customer = Customer.objects.select_for_update().get(pk=customer.pk)
         if customer.erased_at is not None:
-            raise _refuse(f"{customer.public_id} was already erased.")
+            raise _closed(f"{customer.public_id} was already erased.")
         if customer.merged_into_id is not None:
-            raise _refuse(f"{customer.public_id} was merged into another customer: erase that one.")
+            raise _closed(f"{customer.public_id} was merged into another customer: erase that one.")
         ids = [customer.pk, *customer.merged_away.values_list("pk", flat=True)]
         personal = _personal_values(ids)
         now = timezone.now()

@@ -24,6 +24,7 @@ from loyalty.models import Program, StampCard
 from loyalty.side_effects import SideEffect
 
 from . import audit
+from .closure import customer_lock_open, customer_refuse_closed
 from .inputs import (
     ChannelInput,
     CustomerInput,
@@ -481,6 +482,7 @@ def customer_validate(
         if matching_customer_id(organization, accounts) is None:
             check_profile_unique(organization, profile)
     else:
+        customer_refuse_closed(customer)
         _refuse_registration_only(data)
         _check_update(customer, profile)
 
@@ -536,6 +538,7 @@ def customer_update(
     stamp_cards = stamp_cards_for(organization, data)
     with transaction.atomic():
         current = Customer.objects.select_for_update().get(pk=customer.pk)
+        customer_refuse_closed(current)
         _check_update(current, profile)
         for name in ("custom_fields", "extended_fields"):
             if name in profile:
@@ -1008,6 +1011,7 @@ def identifier_add(
     actor: Actor = SYSTEM,
 ) -> Identifier:
     """Add an identifier to the customer's account in `source` (created if it has none)."""
+    customer_lock_open(customer.pk)
     source, account_id, cleaned = identifier_validate(
         organization=customer.organization, source=source, account_id=account_id, data=data
     )
@@ -1051,6 +1055,7 @@ def identifier_update(
     *, identifier: Identifier, data: IdentifierInput, actor: Actor = SYSTEM
 ) -> Identifier:
     """Change an identifier's value or card details; its type and source account stay."""
+    customer_lock_open(identifier.customer_id)
     if data.type != identifier.type:
         raise DomainError(
             ErrorCode.IDENTIFIER_IMMUTABLE,
@@ -1088,6 +1093,7 @@ def identifier_update(
 
 @transaction.atomic
 def identifier_remove(*, identifier: Identifier, actor: Actor = SYSTEM) -> None:
+    customer_lock_open(identifier.customer_id)
     identifier.delete()
     _touch(identifier.customer_id)
     audit.record(
@@ -1186,6 +1192,7 @@ def channel_validate(
 
 @transaction.atomic
 def channel_add(*, customer: Customer, data: ChannelInput, actor: Actor = SYSTEM) -> CommChannel:
+    customer_lock_open(customer.pk)
     channel = _channel_create(customer, channel_validate(customer=customer, data=data), actor)
     _touch(customer.pk)
     return channel
@@ -1196,6 +1203,7 @@ def channel_update(
     *, channel: CommChannel, data: ChannelInput, actor: Actor = SYSTEM
 ) -> CommChannel:
     """Change a channel's value and flags; its type stays."""
+    customer_lock_open(channel.customer_id)
     cleaned = channel_validate(customer=channel.customer, data=data, exclude=channel)
     if _channel_apply(channel, cleaned, actor):
         _touch(channel.customer_id)
@@ -1204,6 +1212,7 @@ def channel_update(
 
 @transaction.atomic
 def channel_remove(*, channel: CommChannel, actor: Actor = SYSTEM) -> None:
+    customer_lock_open(channel.customer_id)
     channel.delete()
     _touch(channel.customer_id)
     audit.record(

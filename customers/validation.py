@@ -374,9 +374,13 @@ def stamp_cards_for(organization: Organization, data: CustomerInput) -> dict[int
 def referrer_for(organization: Organization, code: str) -> Customer | None:
     if not code or not require_text(code, field="referral_code").strip():
         return None
-    referrer = Customer.objects.filter(
-        organization=organization, referral_code=code.strip().upper()
-    ).first()
+    referrer = (
+        Customer.objects.filter(organization=organization, referral_code=code.strip().upper())
+        .select_related("merged_into")
+        .first()
+    )
+    if referrer is not None and referrer.merged_into is not None:
+        return referrer.merged_into  # as a merged customer's id resolves to the survivor
     if referrer is None:
         raise DomainError(
             ErrorCode.REFERRAL_CODE_UNKNOWN,

@@ -21,6 +21,7 @@ from crm.actors import SYSTEM, Actor
 from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
 from customers import audit
+from customers.closure import customer_is_closed, customer_refuse_closed
 from customers.models import Customer
 from customers.normalization import clean_text
 
@@ -196,6 +197,7 @@ def enrollment_create(
 ) -> EnrollmentResult:
     """Enrol a customer at a tier (the lowest by default), with opening points, and give the
     programme's welcome points and coupon."""
+    customer_refuse_closed(customer)
     tier = enrollment_validate(
         organization=organization, customer=customer, program=program, tier_number=tier_number
     )
@@ -247,6 +249,7 @@ def tier_set(
     actor: Actor,
 ) -> EnrollmentResult:
     locked = _lock_enrollment(organization, enrollment)
+    customer_refuse_closed(locked.customer)
     tier = _tier(locked.program, tier_number, field="tier_number")
     changed = _change_tier(locked, tier, tier_expires_at, TierChangeReason.SET, actor)
     enrollment.tier, enrollment.tier_expires_at = locked.tier, locked.tier_expires_at
@@ -351,6 +354,7 @@ def points_award(
 ) -> PointsResult:
     """Award points as a new lot (expiring at `expires_at`, if given); a reference pays once."""
     locked = _lock_enrollment(organization, enrollment)
+    customer_refuse_closed(locked.customer)
     _check_amount(points, reference, locked)
     row = _append_points(
         locked,
@@ -394,6 +398,7 @@ def points_deduct(
 ) -> PointsResult:
     """Spend points from the lots that expire first; never more than the unexpired balance."""
     locked = _lock_enrollment(organization, enrollment)
+    customer_refuse_closed(locked.customer)
     _check_amount(points, reference, locked)
     _expire_due_lots(locked, timezone.now(), actor)
     if locked.points_balance < points:
@@ -458,7 +463,9 @@ def referral_reward(
     """
     side_effects: list[SideEffect] = []
     reference = f"referral:{referee.public_id}"
-    referrer_enrollments = {e.program_id: e for e in referrer.enrollments.all()}
+    # An erased referrer is rewarded no more (a merged one's code finds the survivor).
+    rewarded = [] if customer_is_closed(referrer) else referrer.enrollments.all()
+    referrer_enrollments = {e.program_id: e for e in rewarded}
     for enrollment in referee.enrollments.select_related("program"):
         program = enrollment.program
         beneficiaries = [(enrollment, program.referee_points)]
@@ -497,6 +504,7 @@ def coupon_issue(
 ) -> CouponResult:
     _require_tenant(series.organization_id, organization, "series")
     _require_tenant(customer.organization_id, organization, "customer")
+    customer_refuse_closed(customer)
     now = timezone.now()
     if not series.active or (series.valid_until is not None and series.valid_until <= now):
         raise DomainError(
@@ -546,6 +554,7 @@ def coupon_redeem(*, organization: Organization, code: str, actor: Actor) -> Cou
     )
     if coupon is None:
         raise DomainError(ErrorCode.COUPON_UNKNOWN, f"No coupon {code!r}.", field="code")
+    customer_refuse_closed(coupon.customer)
     now = timezone.now()
     if coupon.redeemed_at is not None:
         raise DomainError(
@@ -579,6 +588,7 @@ def card_enroll(
     """Issue the customer a card with a fresh code, and give the template's welcome stamps."""
     _require_tenant(customer.organization_id, organization, "customer")
     _require_tenant(stamp_card.organization_id, organization, "stamp_card")
+    customer_refuse_closed(customer)
     if not stamp_card.active:
         raise DomainError(
             ErrorCode.INACTIVE, f"{stamp_card.name!r} is not active.", field="stamp_card"
@@ -686,6 +696,7 @@ def stamps_add(
             field="stamps",
         )
     locked = _lock_card(organization, card)
+    customer_refuse_closed(card.customer)
     card.stamps = locked.stamps
     return _append_stamps(card, stamps=stamps, actor=actor, reason=reason)
 
@@ -695,6 +706,7 @@ def reward_redeem(
     *, organization: Organization, card: CustomerCard, reward: Reward, actor: Actor
 ) -> StampsResult:
     locked = _lock_card(organization, card)
+    customer_refuse_closed(card.customer)
     if reward.stamp_card_id != locked.stamp_card_id:
         raise DomainError(
             ErrorCode.REWARD_UNKNOWN, "The reward is not one of this card's.", field="reward"
@@ -754,6 +766,7 @@ def card_links_send(
     """
     _require_tenant(card.organization_id, organization, "card")
     customer = card.customer
+    customer_refuse_closed(customer)
     result = DeliveryResult()
     with transaction.atomic():
         for channel, addresses in _link_addresses(customer).items():

@@ -35,6 +35,8 @@ CONFLICTS = {
     ErrorCode.DUPLICATE_REFERENCE,
     ErrorCode.STORE_CODE_TAKEN,
     ErrorCode.EXTENDED_FIELD_TAKEN,
+    # Merged or erased: the customer is still there (reads answer), but no longer changes.
+    ErrorCode.CUSTOMER_CLOSED,
 }
 REFUSED_BY_RULE = {
     ErrorCode.INACTIVE,
