@@ -6,7 +6,12 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError
 
-from .two_factor import device_for_token, has_confirmed_device, two_factor_required
+from .two_factor import (
+    device_for_token,
+    has_confirmed_device,
+    second_factor_satisfied,
+    two_factor_required,
+)
 
 
 class StaffAuthenticationForm(AdminAuthenticationForm):
@@ -65,6 +70,5 @@ class CrmAdminSite(admin.AdminSite):
         if not super().has_permission(request):
             return False
         if not hasattr(request, "second_factor_satisfied"):
-            user = request.user
-            request.second_factor_satisfied = user.is_verified() or not two_factor_required(user)
+            request.second_factor_satisfied = second_factor_satisfied(request.user)
         return request.second_factor_satisfied

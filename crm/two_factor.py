@@ -23,6 +23,12 @@ def two_factor_required(user: User) -> bool:
     return user.is_superuser or user.groups.filter(name=SUPERVISOR_GROUP).exists()
 
 
+def second_factor_satisfied(user: User) -> bool:
+    """Whether this signed-in session may act as the user: verified by a device (django-otp's
+    middleware tells), or its user needs none."""
+    return user.is_verified() or not two_factor_required(user)
+
+
 def has_confirmed_device(user: User) -> bool:
     return any(devices_for_user(user, confirmed=True))
 

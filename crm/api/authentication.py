@@ -9,6 +9,7 @@ from rest_framework.permissions import BasePermission
 from crm.actors import Actor
 from crm.models import ApiKey, Organization
 from crm.services import api_key_authenticate
+from crm.two_factor import second_factor_satisfied
 
 USER_CONTEXT_HEADERS = {
     "entity_type": "HTTP_USER_CONTEXT_ENTITY_TYPE",
@@ -67,6 +68,19 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
+
+
+class StaffSessionAuthentication(authentication.SessionAuthentication):
+    """A staff member's admin session, held to the admin's two-factor rule: a session that the
+    admin would send back to its login page is no session here either."""
+
+    def authenticate(self, request):
+        found = super().authenticate(request)
+        if found is not None and not second_factor_satisfied(found[0]):
+            raise exceptions.AuthenticationFailed(
+                "This account must log in to the admin with its second factor first."
+            )
+        return found
 
 
 def request_organization(request) -> Organization:

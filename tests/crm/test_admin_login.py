@@ -304,3 +304,29 @@ def test_devices_and_their_qr_codes_are_superusers_to_see(staff_client, staff, d
         assert superuser.get(page).status_code == 200, page
     assert superuser.get(pages[3])["Content-Type"] == "image/svg+xml"
     assert superuser.get("/admin/otp_totp/totpdevice/987654/config/").status_code == 404
+
+
+def test_when_required_the_api_refuses_a_supervisors_session_without_its_second_factor(
+    client, org, settings
+):
+    settings.STAFF_2FA_REQUIRED = True
+    user = supervisor(org)
+    client.force_login(user)  # a session opened before the setting was on
+
+    refused = client.get("/api/v1/customers/")
+    assert refused.status_code in {401, 403}
+    assert "second factor" in refused.json()["detail"]
+
+    device = totp_device_create(user=user, name="phone", replace=False)
+    client.logout()
+    assert logged_in(log_in(client, user.username, token=current_token(device)))
+    assert client.get("/api/v1/customers/").status_code == 200
+
+
+def test_when_required_the_api_serves_an_agents_session(client, org, settings, staff_groups):
+    settings.STAFF_2FA_REQUIRED = True
+    agent = StaffFactory(username="agent", organization=org)
+    agent.groups.add(staff_groups["agent"])
+    client.force_login(agent)
+
+    assert client.get("/api/v1/customers/").status_code == 200
