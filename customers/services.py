@@ -1171,6 +1171,9 @@ def channel_remove(*, channel: CommChannel, actor: Actor = SYSTEM) -> None:
 # --- extended field definitions ----------------------------------------------------------------
 
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+EXTENDED_FIELD_NAME_RULE = (
+    "A name is lower-case letters, digits and underscores, starting with a letter."
+)
 
 
 def _check_allowed_values(data_type: str, allowed_values: list[str]) -> list[str]:
@@ -1203,7 +1206,7 @@ def extended_field_define(
     if not isinstance(name, str) or not FIELD_NAME.match(name):
         raise DomainError(
             ErrorCode.INVALID,
-            "A name is lower-case letters, digits and underscores, starting with a letter.",
+            EXTENDED_FIELD_NAME_RULE,
             field="name",
         )
     require_choice(

@@ -2,6 +2,7 @@
 idempotent POSTs, and problem details for every error."""
 
 from rest_framework import viewsets
+from rest_framework.parsers import JSONParser
 
 from crm.actors import Actor
 from crm.models import Organization
@@ -16,6 +17,10 @@ class OrganizationViewSet(viewsets.GenericViewSet):
     Subclasses name their model in `queryset` (for the schema) and scope it in
     `organization_queryset()`.
     """
+
+    # Bodies are JSON documents, as the schema describes them: form encodings cannot say null,
+    # a number or a nested object, so they would be read otherwise than the schema says.
+    parser_classes = [JSONParser]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no caller
