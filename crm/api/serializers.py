@@ -13,6 +13,9 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
 UNKNOWN_FIELD = "unknown_field"
+# Serializer context: read a document the API gave out (GET), whose output-only keys (ids, times,
+# balances) are not inputs, as the JSON Lines import does.
+IGNORE_UNKNOWN_FIELDS = "ignore_unknown_fields"
 
 
 def json_types(field: serializers.Field) -> tuple[type, ...] | None:
@@ -55,6 +58,8 @@ class InputSerializer(serializers.Serializer):
             for name, value in data.items():
                 field = writable.get(name)
                 if field is None:
+                    if self.context.get(IGNORE_UNKNOWN_FIELDS):
+                        continue
                     errors[name] = [ErrorDetail("Unknown field.", code=UNKNOWN_FIELD)]
                 elif problem := type_errors(field, value):
                     errors[name] = problem
