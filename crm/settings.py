@@ -197,6 +197,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CustomerStatusEnum": "customers.models.CustomerStatus",
         "CardStatusEnum": "loyalty.models.CardStatus",
+        "IdentifierTypeEnum": "customers.models.IdentifierType.values",
+        "ChannelTypeEnum": "customers.models.ChannelType.values",
+        "SourceEnum": "customers.models.Source.values",
         "BatchItemStatusEnum": ["created", "updated", "unchanged", "failed"],
     },
 }

@@ -542,12 +542,14 @@ def _native(record: Record, value: Any) -> None:
     """A customer as the native API takes it (POST) or gives it (GET): the latter's enrolments
     and cards carry their balances and stamps over."""
     from crm.api.problems import field_errors
+    from crm.api.serializers import IGNORE_UNKNOWN_FIELDS
 
     from .api.serializers import CustomerCreateSerializer
 
     value = dict(_object(value))
     cards: list = []
-    if "id" in value:  # as the API gives it
+    given_out = "id" in value  # as the API gives it
+    if given_out:
         value.pop("referral_code", None)  # its own code, not a referrer's
         enrollments = [e for e in value.get("enrollments") or [] if isinstance(e, dict)]
         value["enrollments"] = [
@@ -562,7 +564,7 @@ def _native(record: Record, value: Any) -> None:
             if isinstance(program_id, int) and isinstance(balance, int) and balance > 0:
                 record.balances[program_id] = balance
         cards = [c for c in value.pop("cards", None) or [] if isinstance(c, dict)]
-    serializer = CustomerCreateSerializer(data=value)
+    serializer = CustomerCreateSerializer(data=value, context={IGNORE_UNKNOWN_FIELDS: given_out})
     if not serializer.is_valid():
         [first, *_] = field_errors(serializer.errors)
         raise DomainError(ErrorCode.INVALID, first["message"], field=first["field"])

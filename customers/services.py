@@ -1227,6 +1227,9 @@ def channel_remove(*, channel: CommChannel, actor: Actor = SYSTEM) -> None:
 # --- extended field definitions ----------------------------------------------------------------
 
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+EXTENDED_FIELD_NAME_RULE = (
+    "A name is lower-case letters, digits and underscores, starting with a letter."
+)
 
 
 def extended_field_allowed_values(data_type: str, allowed_values: list[str]) -> list[str]:
@@ -1261,7 +1264,7 @@ def extended_field_validate(
     if not isinstance(name, str) or not FIELD_NAME.match(name):
         raise DomainError(
             ErrorCode.INVALID,
-            "A name is lower-case letters, digits and underscores, starting with a letter.",
+            EXTENDED_FIELD_NAME_RULE,
             field="name",
         )
     require_choice(

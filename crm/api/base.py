@@ -8,6 +8,7 @@ from crm.models import Organization
 
 from . import guards, idempotency
 from .authentication import request_actor, request_organization
+from .parsers import JSONParser
 
 
 class OrganizationViewSet(
@@ -18,6 +19,10 @@ class OrganizationViewSet(
     Subclasses name their model in `queryset` (for the schema) and scope it in
     `organization_queryset()`.
     """
+
+    # Bodies are JSON documents, as the schema describes them: form encodings cannot say null,
+    # a number or a nested object, so they would be read otherwise than the schema says.
+    parser_classes = [JSONParser]
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the schema generator has no caller

@@ -1,32 +1,89 @@
-"""Bounded inputs for the API: a database id never overflows a 64-bit column, a time is in UTC."""
+"""Bounded, strictly typed inputs for the API, read as the OpenAPI schema describes them.
 
+A database id never overflows a 64-bit column; an integer is ASCII digits (`²` and `٣` pass
+`str.isdigit()`, and Python's `int()` reads `" 7"`, `"7_0"` and `"٣"`); a time is RFC 3339 with
+its offset, converted to UTC; a boolean is `true` or `false`. A typed query parameter that is
+present but empty is refused rather than read as absent, since the schema allows no empty value.
+"""
+
+import re
 from datetime import UTC
 
+import django_filters
 from django import forms
+from django_filters import fields as filter_fields
 from django_filters import rest_framework as filters
-from django_filters.fields import IsoDateTimeField
+from drf_spectacular.drainage import set_override
 from rest_framework import serializers
 
 from crm.parsing import MAX_ID
 
 ID_PATTERN = "[0-9]{1,18}"  # ids in URLs: always below MAX_ID
+INTEGER = re.compile(r"-?[0-9]{1,19}")
+RFC3339_DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def id_field(**kwargs) -> serializers.IntegerField:
     return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
-def id_filter(**kwargs) -> filters.NumberFilter:
-    return filters.NumberFilter(min_value=1, max_value=MAX_ID, **kwargs)
+class OneOf(serializers.CharField):
+    """Text that the service checks against `values`, under its own error code; the schema lists
+    them (crm/api/schema.py)."""
+
+    def __init__(self, values, **kwargs):
+        self.values = list(values)
+        super().__init__(**kwargs)
 
 
-class UtcDateTimeField(IsoDateTimeField):
-    """An ISO 8601 time converted to UTC, so that the database never sees the offset it was given.
+def one_of(values, **kwargs) -> OneOf:
+    return OneOf(values, **kwargs)
 
-    PostgreSQL refuses offsets beyond ±15:59, which ISO 8601 allows (up to ±23:59).
+
+class PresentMeansGiven:
+    """A form field of a query parameter: present and empty is an error, not 'no filter'."""
+
+    def to_python(self, value):
+        if value == "":
+            raise forms.ValidationError("Give a value, or leave the parameter out.", code="blank")
+        return super().to_python(value)
+
+
+class StrictIntegerField(PresentMeansGiven, forms.IntegerField):
+    def to_python(self, value):
+        if value in (None, ""):
+            return super().to_python(value)
+        if not INTEGER.fullmatch(str(value)):
+            raise forms.ValidationError("Enter a whole number.", code="invalid")
+        return int(value)
+
+
+class StrictBooleanField(PresentMeansGiven, forms.Field):
+    VALUES = {"true": True, "false": False}
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        if value not in self.VALUES:
+            raise forms.ValidationError("Enter true or false.", code="invalid")
+        return self.VALUES[value]
+
+
+class UtcDateTimeField(PresentMeansGiven, filter_fields.IsoDateTimeField):
+    """An RFC 3339 time converted to UTC, so that the database never sees the offset it was given.
+
+    PostgreSQL refuses offsets beyond ±15:59, which RFC 3339 allows (up to ±23:59).
     """
 
     def to_python(self, value):
+        if value not in (None, "") and not RFC3339_DATE_TIME.fullmatch(value):
+            raise forms.ValidationError(
+                "Enter a time as YYYY-MM-DDThh:mm:ss with an offset or Z.", code="invalid"
+            )
         moment = super().to_python(value)
         if moment is None:
             return None
@@ -36,8 +93,61 @@ class UtcDateTimeField(IsoDateTimeField):
             raise forms.ValidationError("Enter a time between the years 1 and 9999.") from None
 
 
+class StrictChoiceField(PresentMeansGiven, filter_fields.ChoiceField):
+    pass
+
+
+class IntegerFilter(filters.NumberFilter):
+    field_class = StrictIntegerField
+
+
+class BooleanFilter(django_filters.BooleanFilter):
+    """Not django-filter's DRF variant, whose widget reads any other text as 'no filter'."""
+
+    field_class = StrictBooleanField
+
+
 class UtcDateTimeFilter(filters.IsoDateTimeFilter):
     field_class = UtcDateTimeField
+
+
+class ChoiceFilter(filters.ChoiceFilter):
+    field_class = StrictChoiceField
+
+
+def integer_filter(*, min_value: int, max_value: int, **kwargs) -> IntegerFilter:
+    """An integer query parameter whose schema states its bounds."""
+    parameter = IntegerFilter(min_value=min_value, max_value=max_value, **kwargs)
+    set_override(
+        parameter,
+        "field",
+        serializers.IntegerField(
+            min_value=min_value, max_value=max_value, help_text=kwargs.get("help_text")
+        ),
+    )
+    return parameter
+
+
+def id_filter(**kwargs) -> IntegerFilter:
+    return integer_filter(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+class DateTimeField(serializers.DateTimeField):
+    """A body's date-time: RFC 3339 with an offset, as `format: date-time` says."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and not RFC3339_DATE_TIME.fullmatch(value):
+            self.fail("invalid", format="YYYY-MM-DDThh:mm:ss[.uuuuuu](Z|+HH:MM|-HH:MM)")
+        return super().to_internal_value(value)
+
+
+class DateField(serializers.DateField):
+    """A body's date: YYYY-MM-DD, as `format: date` says."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and not ISO_DATE.fullmatch(value):
+            self.fail("invalid", format="YYYY-MM-DD")
+        return super().to_internal_value(value)
 
 
 class IdConverter:

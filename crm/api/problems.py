@@ -51,7 +51,7 @@ REFUSED_BY_RULE = {
 
 
 def domain_status(error: DomainError) -> int:
-    if error.code in {ErrorCode.NOT_FOUND, ErrorCode.COUPON_UNKNOWN}:
+    if error.code in {ErrorCode.NOT_FOUND, ErrorCode.COUPON_UNKNOWN, ErrorCode.REWARD_UNKNOWN}:
         return 404
     if error.code in CONFLICTS:
         return 409

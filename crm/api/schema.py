@@ -1,6 +1,11 @@
-"""How the OpenAPI schema describes this API's authentication."""
+"""How the OpenAPI schema describes this API's authentication, errors and input bodies."""
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from django.conf import settings
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+)
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):
@@ -13,6 +18,38 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "description": "An API key: `Authorization: Bearer <key>` (manage.py create_api_key).",
         }
+
+
+class StaffSessionScheme(OpenApiAuthenticationExtension):
+    """Staff members' admin sessions: Django's session cookie, as for DRF's own class."""
+
+    target_class = "crm.api.authentication.StaffSessionAuthentication"
+    name = "cookieAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME}
+
+
+class InputSerializerScheme(OpenApiSerializerExtension):
+    """Input bodies refuse undeclared keys (crm.api.serializers.InputSerializer), as the
+    schema says."""
+
+    target_class = "crm.api.serializers.InputSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["additionalProperties"] = False
+        return schema
+
+
+class OneOfScheme(OpenApiSerializerFieldExtension):
+    target_class = "crm.api.fields.OneOf"
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        return {**schema, "enum": self.target.values}
 
 
 PROBLEM_SCHEMA = {

@@ -7,16 +7,17 @@ from crm.services import store_create, store_update
 
 from .base import OrganizationViewSet
 from .fields import ID_PATTERN
+from .serializers import InputSerializer
 
 
-class StoreSerializer(serializers.Serializer):
+class StoreSerializer(InputSerializer):
     id = serializers.IntegerField(read_only=True)
     code = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200)
     active = serializers.BooleanField(default=True)
 
 
-class StorePatchSerializer(serializers.Serializer):
+class StorePatchSerializer(InputSerializer):
     name = serializers.CharField(max_length=200, required=False)
     active = serializers.BooleanField(required=False)
 

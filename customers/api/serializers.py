@@ -1,10 +1,12 @@
 """Customer API shapes. Input serializers only parse JSON into the services' inputs; output
 serializers only render. Rules (normalisation, uniqueness, extended fields) are the services'."""
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
-from crm.api.fields import MAX_ID, id_field
+from crm.api.fields import MAX_ID, DateField, DateTimeField, id_field, one_of
 from crm.api.rendering import as_row, iso, iso_date
+from crm.api.serializers import InputSerializer
 from customers.inputs import (
     ChannelInput,
     CustomerInput,
@@ -21,6 +23,7 @@ from customers.models import (
     LoyaltyType,
     Source,
 )
+from customers.services import EXTENDED_FIELD_NAME_RULE, FIELD_NAME
 from loyalty.api.serializers import CardSerializer, EnrollmentSerializer, SideEffectSerializer
 from loyalty.services import MAX_POINTS
 
@@ -35,7 +38,7 @@ def nullable_text(**kwargs):
     return text(allow_null=True, **kwargs)
 
 
-class AddressInputSerializer(serializers.Serializer):
+class AddressInputSerializer(InputSerializer):
     line_1 = text()
     line_2 = text()
     city = text()
@@ -53,8 +56,8 @@ class AddressInputSerializer(serializers.Serializer):
     }
 
 
-class IdentifierInputSerializer(serializers.Serializer):
-    type = serializers.CharField(help_text=f"One of {', '.join(IdentifierType.values)}.")
+class IdentifierInputSerializer(InputSerializer):
+    type = one_of(IdentifierType.values)
     value = serializers.CharField(trim_whitespace=False)
     series_id = serializers.IntegerField(
         required=False, allow_null=True, min_value=0, max_value=MAX_ID
@@ -73,7 +76,7 @@ class IdentifierInputSerializer(serializers.Serializer):
 
 
 class IdentifierCreateSerializer(IdentifierInputSerializer):
-    source = serializers.CharField(help_text=f"One of {', '.join(Source.values)}.")
+    source = one_of(Source.values)
     account_id = text(help_text="For sources with several accounts (WeChat, LINE, Facebook…).")
 
 
@@ -83,8 +86,8 @@ class IdentifierPatchSerializer(IdentifierInputSerializer):
     type = None
 
 
-class SourceAccountInputSerializer(serializers.Serializer):
-    source = serializers.CharField(help_text=f"One of {', '.join(Source.values)}.")
+class SourceAccountInputSerializer(InputSerializer):
+    source = one_of(Source.values)
     account_id = text(help_text="For sources with several accounts (WeChat, LINE, Facebook…).")
     first_name = text()
     last_name = text()
@@ -92,14 +95,14 @@ class SourceAccountInputSerializer(serializers.Serializer):
     identifiers = IdentifierInputSerializer(many=True, required=False)
 
 
-class ChannelMetaSerializer(serializers.Serializer):
+class ChannelMetaSerializer(InputSerializer):
     residence = serializers.BooleanField(required=False, default=False)
     office = serializers.BooleanField(required=False, default=False)
-    last_viewed_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    last_viewed_at = DateTimeField(required=False, allow_null=True, default=None)
 
 
-class ChannelInputSerializer(serializers.Serializer):
-    type = serializers.CharField(help_text=f"One of {', '.join(ChannelType.values)}.")
+class ChannelInputSerializer(InputSerializer):
+    type = one_of(ChannelType.values)
     value = serializers.CharField(trim_whitespace=False)
     primary = serializers.BooleanField(required=False, default=False)
     verified = serializers.BooleanField(required=False, default=False)
@@ -127,17 +130,17 @@ class ChannelPatchSerializer(ChannelInputSerializer):
     type = None
 
 
-class EnrollmentInputSerializer(serializers.Serializer):
+class EnrollmentInputSerializer(InputSerializer):
     program_id = id_field()
     tier_number = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, max_value=32767
     )
     points = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_POINTS)
-    tier_expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    points_expire_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    tier_expires_at = DateTimeField(required=False, allow_null=True, default=None)
+    points_expire_at = DateTimeField(required=False, allow_null=True, default=None)
 
 
-class CustomerUpdateSerializer(serializers.Serializer):
+class CustomerUpdateSerializer(InputSerializer):
     """Every field is optional: what is not sent is not changed."""
 
     first_name = text()
@@ -145,7 +148,7 @@ class CustomerUpdateSerializer(serializers.Serializer):
     email = nullable_text()
     email_verified = serializers.BooleanField(required=False)
     phone = nullable_text(help_text="Read in the organization's region without a country code.")
-    birthday = serializers.DateField(required=False, allow_null=True)
+    birthday = DateField(required=False, allow_null=True)
     address = AddressInputSerializer(required=False)
     description = text()
     external_id = nullable_text()
@@ -192,7 +195,7 @@ class CustomerCreateSerializer(CustomerUpdateSerializer):
     referral_code = text(help_text="The referral code of the customer who referred this one.")
 
 
-class BatchSerializer(serializers.Serializer):
+class BatchSerializer(InputSerializer):
     customers = serializers.ListField(
         child=serializers.DictField(),
         max_length=100,
@@ -415,12 +418,16 @@ class ExtendedFieldSerializer(serializers.Serializer):
         return definition.organization_id is None
 
 
-class ExtendedFieldInputSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=64)
+class ExtendedFieldInputSerializer(InputSerializer):
+    # The service's rule, stated here so that the schema carries it as a pattern.
+    name = serializers.CharField(
+        max_length=64,
+        validators=[RegexValidator(FIELD_NAME, EXTENDED_FIELD_NAME_RULE)],
+    )
     data_type = serializers.ChoiceField(ExtendedFieldType.choices)
     allowed_values = serializers.ListField(child=serializers.CharField(), required=False)
     scope = serializers.ChoiceField(ExtendedFieldScope.choices, default=ExtendedFieldScope.CUSTOMER)
 
 
-class ExtendedFieldPatchSerializer(serializers.Serializer):
-    allowed_values = serializers.ListField(child=serializers.CharField())
+class ExtendedFieldPatchSerializer(InputSerializer):
+    allowed_values = serializers.ListField(child=serializers.CharField(), required=False)

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from crm.api.authentication import request_organization
 from crm.api.base import OrganizationViewSet
-from crm.api.fields import ID_PATTERN, UtcDateTimeFilter, id_filter
+from crm.api.fields import ID_PATTERN, ChoiceFilter, UtcDateTimeFilter, id_filter, integer_filter
 from crm.api.problems import field_errors
 from crm.errors import DomainError, ErrorCode
 from customers import selectors, services
@@ -57,12 +57,12 @@ class CustomerFilter(filters.FilterSet):
         method="filter_search",
         help_text="Words to find in the name, email, phone, an identifier value or a card code.",
     )
-    status = filters.ChoiceFilter(choices=CustomerStatus.choices)
-    loyalty_type = filters.ChoiceFilter(choices=LoyaltyType.choices)
-    source = filters.ChoiceFilter(choices=Source.choices, method="filter_source")
+    status = ChoiceFilter(choices=CustomerStatus.choices)
+    loyalty_type = ChoiceFilter(choices=LoyaltyType.choices)
+    source = ChoiceFilter(choices=Source.choices, method="filter_source")
     store = filters.CharFilter(field_name="registered_store__code", help_text="A store code.")
     program = id_filter(method="filter_program", help_text="A programme id.")
-    tier = filters.NumberFilter(
+    tier = integer_filter(
         method="filter_tier", min_value=1, max_value=32767, help_text="A tier number."
     )
     created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
@@ -384,11 +384,12 @@ class ExtendedFieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Org
         definition = self.own()
         serializer = ExtendedFieldPatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        definition = services.extended_field_update(
-            definition=definition,
-            allowed_values=serializer.validated_data["allowed_values"],
-            actor=self.actor,
-        )
+        if "allowed_values" in serializer.validated_data:
+            definition = services.extended_field_update(
+                definition=definition,
+                allowed_values=serializer.validated_data["allowed_values"],
+                actor=self.actor,
+            )
         return Response(ExtendedFieldSerializer(definition).data)
 
     @extend_schema(responses={204: None})

@@ -4,8 +4,9 @@ import dataclasses
 
 from rest_framework import serializers
 
-from crm.api.fields import id_field
+from crm.api.fields import DateTimeField, id_field
 from crm.api.rendering import iso
+from crm.api.serializers import InputSerializer
 from loyalty.links import apple_wallet_url, card_page_url, google_wallet_url
 from loyalty.models import CardStatus, PointsKind
 from loyalty.selectors import CardView, card_view
@@ -199,28 +200,28 @@ class CouponSerializer(serializers.Serializer):
 # --- input -------------------------------------------------------------------------------------
 
 
-class PointsInputSerializer(serializers.Serializer):
+class PointsInputSerializer(InputSerializer):
     program_id = id_field()
     action = serializers.ChoiceField(["award", "deduct"])
     points = serializers.IntegerField(min_value=1, max_value=MAX_POINTS)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
     reference = serializers.CharField(required=False, allow_null=True, default=None, max_length=128)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    expires_at = DateTimeField(required=False, allow_null=True, default=None)
 
 
-class CardEnrollInputSerializer(serializers.Serializer):
+class CardEnrollInputSerializer(InputSerializer):
     stamp_card_id = id_field()
 
 
-class StampsInputSerializer(serializers.Serializer):
+class StampsInputSerializer(InputSerializer):
     stamps = serializers.IntegerField(min_value=1, max_value=MAX_STAMPS_PER_CALL)
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
 
 
-class RedeemInputSerializer(serializers.Serializer):
+class RedeemInputSerializer(InputSerializer):
     reward_id = id_field()
 
 
-class CouponIssueInputSerializer(serializers.Serializer):
+class CouponIssueInputSerializer(InputSerializer):
     series_id = id_field()
     customer_id = serializers.CharField()

@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from crm.api.base import OrganizationViewSet
-from crm.api.fields import ID_PATTERN, id_filter
+from crm.api.fields import ID_PATTERN, BooleanFilter, ChoiceFilter, id_filter
 from crm.api.pagination import CursorPage
 from crm.errors import DomainError, ErrorCode
 from customers import selectors as customer_selectors
@@ -19,6 +19,7 @@ from loyalty.models import (
     CouponSeries,
     CustomerCard,
     Enrollment,
+    PointsKind,
     PointsTransaction,
     Program,
     Reward,
@@ -48,7 +49,7 @@ def not_found(what: str) -> DomainError:
 
 class PointsFilter(filters.FilterSet):
     program_id = id_filter(field_name="enrollment__program_id")
-    kind = filters.CharFilter()
+    kind = ChoiceFilter(choices=PointsKind.choices)
 
     class Meta:
         model = PointsTransaction
@@ -216,7 +217,7 @@ class StampCardViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiz
 class CouponFilter(filters.FilterSet):
     customer = filters.CharFilter(field_name="customer__public_id")
     series_id = id_filter()
-    redeemed = filters.BooleanFilter(field_name="redeemed_at", lookup_expr="isnull", exclude=True)
+    redeemed = BooleanFilter(field_name="redeemed_at", lookup_expr="isnull", exclude=True)
 
     class Meta:
         model = Coupon

@@ -594,16 +594,10 @@ def test_malformed_input_anywhere_is_a_4xx(world, route):
     assert caller.server_errors == []
 
 
-# The native API's cursor pages are being reworked elsewhere; until then its lists may still
-# answer a forged cursor or page size with a 5xx.
-NATIVE_PAGES = pytest.mark.xfail(strict=False, reason="fixed in the api-schema branch")
-
-
 def paged_routes():
     for route in ROUTES:
         if page_names(route):
-            marks = [NATIVE_PAGES] if route.template.startswith("/api/") else []
-            yield pytest.param(route, marks=marks, id=route_id(route))
+            yield pytest.param(route, id=route_id(route))
 
 
 @pytest.mark.parametrize("route", list(paged_routes()))

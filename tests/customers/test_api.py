@@ -250,7 +250,17 @@ def test_ordering_and_pages(api, org):
 def test_page_size_is_bounded(api, org):
     CustomerFactory.create_batch(3, organization=org)
     assert CursorPage.max_page_size == 200
-    assert len(api.get(CUSTOMERS, {"page_size": 100000}).json()["results"]) == 3
+    assert len(api.get(CUSTOMERS, {"page_size": 200}).json()["results"]) == 3
+
+
+@pytest.mark.parametrize(
+    "page_size",
+    ["201", "0", "-1", "null", "", str(2**63), "9" * 5000, "²", "٣", " 7", "7_0", "1.0"],
+)
+def test_a_page_size_the_schema_refuses_is_refused_naming_it(api, org, page_size):
+    response = api.get(CUSTOMERS, {"page_size": page_size})
+    assert response.status_code == 400
+    assert [e["field"] for e in response.json()["errors"]] == ["page_size"]
 
 
 # --- batch -------------------------------------------------------------------------------------
