@@ -593,15 +593,23 @@ def card_enroll(
         raise DomainError(
             ErrorCode.INACTIVE, f"{stamp_card.name!r} is not active.", field="stamp_card"
         )
-    if CustomerCard.objects.filter(customer=customer, stamp_card=stamp_card).exists():
-        raise DomainError(
-            ErrorCode.ALREADY_ENROLLED,
-            f"The customer already has a {stamp_card.name!r} card.",
-            field="stamp_card",
-        )
-    card = CustomerCard.objects.create(
-        organization=organization, customer=customer, stamp_card=stamp_card
+    held = CustomerCard.objects.filter(customer=customer, stamp_card=stamp_card)
+    already = DomainError(
+        ErrorCode.ALREADY_ENROLLED,
+        f"The customer already has a {stamp_card.name!r} card.",
+        field="stamp_card",
     )
+    if held.exists():
+        raise already
+    try:
+        with transaction.atomic():
+            card = CustomerCard.objects.create(
+                organization=organization, customer=customer, stamp_card=stamp_card
+            )
+    except IntegrityError:
+        if held.exists():  # a concurrent call issued them the card first
+            raise already from None
+        raise
     audit.record(
         customer,
         subject="card",

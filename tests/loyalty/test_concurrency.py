@@ -5,9 +5,15 @@ import pytest
 from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
 from loyalty.models import CustomerCard, Enrollment, PointsTransaction, StampTransaction
-from loyalty.services import points_award, points_deduct, reward_redeem, stamps_add
+from loyalty.services import card_enroll, points_award, points_deduct, reward_redeem, stamps_add
 from tests.concurrency import errors, run_concurrently
-from tests.loyalty.factories import CustomerCardFactory, EnrollmentFactory, RewardFactory
+from tests.customers.factories import CustomerFactory
+from tests.loyalty.factories import (
+    CustomerCardFactory,
+    EnrollmentFactory,
+    RewardFactory,
+    StampCardFactory,
+)
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
 TILL = Actor("api_key", "1 till")
@@ -112,3 +118,23 @@ def test_a_retried_award_racing_itself_is_paid_once():
     assert {e.code for e in errors(outcomes)} == {ErrorCode.DUPLICATE_REFERENCE}
     enrollment.refresh_from_db()
     assert enrollment.points_balance == 10
+
+
+def test_concurrent_card_issues_to_one_customer_issue_one_card():
+    template = StampCardFactory()
+    customer = CustomerFactory(organization=template.organization)
+
+    outcomes = run_concurrently(
+        10,
+        lambda i: card_enroll(
+            organization=template.organization,
+            customer=customer,
+            stamp_card=template,
+            actor=TILL,
+        ),
+    )
+
+    failures = errors(outcomes)
+    assert len(failures) == 9
+    assert {getattr(f, "code", f) for f in failures} == {ErrorCode.ALREADY_ENROLLED}
+    assert CustomerCard.objects.filter(customer=customer, stamp_card=template).count() == 1
