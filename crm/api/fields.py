@@ -1,13 +1,13 @@
 """Bounded, strictly typed inputs for the API, read as the OpenAPI schema describes them.
 
-A database id never overflows a 64-bit column; an integer is ASCII digits (`²` and `٣` pass
-`str.isdigit()`, and Python's `int()` reads `" 7"`, `"7_0"` and `"٣"`); a time is RFC 3339 with
-its offset, converted to UTC; a boolean is `true` or `false`. A typed query parameter that is
-present but empty is refused rather than read as absent, since the schema allows no empty value.
+Values are read by the parsers every door shares (crm/parsing.py); these fields add the
+narrower spelling the schema states: an integer is ASCII digits without spaces (Python's `int()`
+reads `" 7"`, `"7_0"` and `"٣"`), a time is RFC 3339 with its offset, converted to UTC, a date
+YYYY-MM-DD, a boolean `true` or `false`. A typed query parameter that is present but empty is
+refused rather than read as absent, since the schema allows no empty value.
 """
 
 import re
-from datetime import UTC
 
 import django_filters
 from django import forms
@@ -16,7 +16,8 @@ from django_filters import rest_framework as filters
 from drf_spectacular.drainage import set_override
 from rest_framework import serializers
 
-from crm.parsing import MAX_ID
+from crm.errors import DomainError
+from crm.parsing import MAX_ID, in_utc, parse_boolean, parse_date, parse_datetime, parse_integer
 
 ID_PATTERN = "[0-9]{1,18}"  # ids in URLs: always below MAX_ID
 INTEGER = re.compile(r"-?[0-9]{1,19}")
@@ -43,6 +44,14 @@ def one_of(values, **kwargs) -> OneOf:
     return OneOf(values, **kwargs)
 
 
+def read(parse, value, **options):
+    """`value` read by one of the shared parsers, its refusal as a form field's error."""
+    try:
+        return parse(value, field=None, **options)
+    except DomainError as error:
+        raise forms.ValidationError(error.message, code="invalid") from None
+
+
 class PresentMeansGiven:
     """A form field of a query parameter: present and empty is an error, not 'no filter'."""
 
@@ -58,19 +67,19 @@ class StrictIntegerField(PresentMeansGiven, forms.IntegerField):
             return super().to_python(value)
         if not INTEGER.fullmatch(str(value)):
             raise forms.ValidationError("Enter a whole number.", code="invalid")
-        return int(value)
+        return read(parse_integer, value)
 
 
 class StrictBooleanField(PresentMeansGiven, forms.Field):
-    VALUES = {"true": True, "false": False}
+    SPELLINGS = ("true", "false")
 
     def to_python(self, value):
         value = super().to_python(value)
         if value is None:
             return None
-        if value not in self.VALUES:
+        if value not in self.SPELLINGS:
             raise forms.ValidationError("Enter true or false.", code="invalid")
-        return self.VALUES[value]
+        return read(parse_boolean, value)
 
 
 class UtcDateTimeField(PresentMeansGiven, filter_fields.IsoDateTimeField):
@@ -84,13 +93,9 @@ class UtcDateTimeField(PresentMeansGiven, filter_fields.IsoDateTimeField):
             raise forms.ValidationError(
                 "Enter a time as YYYY-MM-DDThh:mm:ss with an offset or Z.", code="invalid"
             )
-        moment = super().to_python(value)
-        if moment is None:
-            return None
-        try:
-            return moment.astimezone(UTC)
-        except OverflowError:
-            raise forms.ValidationError("Enter a time between the years 1 and 9999.") from None
+        if value in (None, ""):
+            return super().to_python(value)
+        return read(in_utc, read(parse_datetime, value))
 
 
 class StrictChoiceField(PresentMeansGiven, filter_fields.ChoiceField):
@@ -136,18 +141,24 @@ class DateTimeField(serializers.DateTimeField):
     """A body's date-time: RFC 3339 with an offset, as `format: date-time` says."""
 
     def to_internal_value(self, value):
-        if isinstance(value, str) and not RFC3339_DATE_TIME.fullmatch(value):
+        if not isinstance(value, str) or not RFC3339_DATE_TIME.fullmatch(value):
             self.fail("invalid", format="YYYY-MM-DDThh:mm:ss[.uuuuuu](Z|+HH:MM|-HH:MM)")
-        return super().to_internal_value(value)
+        try:
+            return in_utc(parse_datetime(value, field=None), None)
+        except DomainError as error:
+            raise serializers.ValidationError(error.message, code="invalid") from None
 
 
 class DateField(serializers.DateField):
     """A body's date: YYYY-MM-DD, as `format: date` says."""
 
     def to_internal_value(self, value):
-        if isinstance(value, str) and not ISO_DATE.fullmatch(value):
+        if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
             self.fail("invalid", format="YYYY-MM-DD")
-        return super().to_internal_value(value)
+        try:
+            return parse_date(value, field=None)
+        except DomainError as error:
+            raise serializers.ValidationError(error.message, code="invalid") from None
 
 
 class IdConverter:
