@@ -8,7 +8,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from crm.errors import DomainError
 from crm.models import Organization
+from crm.parsing import parse_date
 from customers import formats, selectors
 from customers.api.serializers import CustomerSerializer
 from customers.models import Customer, CustomerStatus, Source
@@ -16,8 +18,8 @@ from customers.models import Customer, CustomerStatus, Source
 
 def _date(value: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
+        return parse_date(value, field=None)
+    except DomainError:
         raise CommandError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
