@@ -4,7 +4,7 @@ import logging
 import re
 import uuid
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponseBadRequest, JsonResponse
 
 from crm.api.problems import CONTENT_TYPE, problem_response
 
@@ -26,6 +26,27 @@ class RequestIdMiddleware:
         response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
         return response
+
+
+class NulInQueryMiddleware:
+    """Pages outside the API doors (the admin, card pages) refuse a NUL character in the query
+    string with 400 naming the parameter: PostgreSQL cannot compare text holding one, so an admin
+    filter or autocomplete term would otherwise fail with a 500. The API and the vendor doors
+    refuse it themselves, in their own error shapes (crm.api.guards)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        if not request.path.startswith((API_PREFIX, VENDOR_PREFIX)):
+            for name, values in request.GET.lists():
+                if "\x00" in name or any("\x00" in value for value in values):
+                    shown = name.replace("\x00", "\\0")
+                    return HttpResponseBadRequest(
+                        f"The query parameter {shown!r} contains a NUL character.",
+                        content_type="text/plain; charset=utf-8",
+                    )
+        return self.get_response(request)
 
 
 class ApiProblemMiddleware:

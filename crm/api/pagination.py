@@ -55,7 +55,12 @@ class CursorPage(CursorPagination):
             cursor = super().decode_cursor(request)
         except exceptions.NotFound:
             raise invalid_cursor() from None
-        if cursor is not None and cursor.position is not None:
+        if cursor is None:
+            return None
+        # Text that decodes to nothing ("AAAA", "%%%") names no page this API handed out.
+        if cursor == (0, False, None) and request.query_params[self.cursor_query_param]:
+            raise invalid_cursor()
+        if cursor.position is not None:
             self.check_position(cursor.position)
         return cursor
 

@@ -162,6 +162,8 @@ def cursor(**tokens) -> str:
     "given",
     [
         "not base64 at all",
+        "AAAA",  # decodes to NUL bytes: no token at all
+        "%%%",  # nothing base64 would decode
         cursor(o="9" * 5000),
         cursor(o="²"),
         cursor(p="not a time"),

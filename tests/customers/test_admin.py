@@ -171,3 +171,19 @@ def test_a_new_api_key_is_shown_once_and_stored_as_a_digest(staff_client, org):
             reverse("admin:crm_apikey_change", args=[api_key.pk])
         ).content.decode()
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/customers/customer/?status__exact=%00",
+        "/admin/customers/customer/?loyalty_type__exact=a%00b",
+        "/admin/loyalty/cardlinkdelivery/?status__exact=%00",
+        "/admin/autocomplete/?term=%00&app_label=customers&model_name=customer"
+        "&field_name=referred_by",
+    ],
+)
+def test_a_nul_in_an_admin_query_is_a_400_naming_the_parameter(superuser_client, url):
+    response = superuser_client.get(url)
+    assert response.status_code == 400
+    assert "contains a NUL character" in response.content.decode()

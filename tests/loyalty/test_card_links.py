@@ -366,3 +366,9 @@ def test_a_rolled_back_send_sends_nothing(recording_sms):
     assert recording_sms == []
     assert mail.outbox == []
     assert not CardLinkDelivery.objects.exists()
+
+
+@pytest.mark.parametrize("suffix", ["", "apple/", "google/"])
+@pytest.mark.parametrize("token", ["%00", "x%00y", "two%20words"])
+def test_a_card_link_that_is_no_token_finds_no_card(client, db, token, suffix):
+    assert client.get(f"/cards/{token}/{suffix}").status_code == 404
