@@ -149,7 +149,25 @@ class PendingJob(models.Model):
         return f"{self.task} #{self.pk}"
 
 
-class ConfigurationChange(models.Model):
+class RecordedChange(models.Model):
+    """What every audit record holds: the change, who made it, from which request, and when."""
+
+    changes = models.JSONField(default=dict, blank=True, help_text="{field: [before, after]}")
+    actor = models.CharField(max_length=200)
+    actor_context = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What the caller said of its user (user-context headers).",
+    )
+    request_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-pk"]
+
+
+class ConfigurationChange(RecordedChange):
     """One change to an organization's configuration (a store, an API key, a programme, …), from
     any door, with its before and after values and who made it.
 
@@ -167,18 +185,8 @@ class ConfigurationChange(models.Model):
     object_id = models.PositiveBigIntegerField(help_text="Kept when the object is deleted.")
     object_repr = models.CharField(max_length=200, help_text="The object, as people name it.")
     action = models.CharField(max_length=16)
-    changes = models.JSONField(default=dict, blank=True, help_text="{field: [before, after]}")
-    actor = models.CharField(max_length=200)
-    actor_context = models.JSONField(
-        default=dict,
-        blank=True,
-        help_text="What the caller said of its user (user-context headers).",
-    )
-    request_id = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["-created_at", "-pk"]
+    class Meta(RecordedChange.Meta):
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="config_change_by_org"),
         ]

@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 
-from crm.models import Organization, Store
+from crm.models import Organization, RecordedChange, Store
 
 
 def choices_check(
@@ -446,7 +446,7 @@ class ExtendedFieldDefinition(models.Model):
         return f"{self.name} ({self.data_type})"
 
 
-class AuditEvent(models.Model):
+class AuditEvent(RecordedChange):
     """One change to a customer's data, from any door, and who made it."""
 
     TENANT_PATH = "organization"
@@ -459,18 +459,8 @@ class AuditEvent(models.Model):
     customer_public_id = models.CharField(max_length=32)
     subject = models.CharField(max_length=32, help_text="What changed: customer, identifier, …")
     action = models.CharField(max_length=32)
-    changes = models.JSONField(default=dict, blank=True, help_text="{field: [before, after]}")
-    actor = models.CharField(max_length=200)
-    actor_context = models.JSONField(
-        default=dict,
-        blank=True,
-        help_text="What the caller said of its user (user-context headers).",
-    )
-    request_id = models.CharField(max_length=64, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
-        ordering = ["-created_at", "-pk"]
+    class Meta(RecordedChange.Meta):
         indexes = [
             models.Index(fields=["customer", "-created_at"], name="audit_by_customer"),
             # Events of no one customer: an import batch's, which lists the customers it wrote.
