@@ -71,6 +71,14 @@ def record_changed(row: Model, before: dict[str, Any], *, actor: Actor) -> list[
     return list(changes)
 
 
+def save_changed(row: Model, before: dict[str, Any], *, actor: Actor) -> Model:
+    """Saves the fields of `row` that differ from `before`, with their change on record; an
+    unchanged row is neither saved nor recorded."""
+    if changed := record_changed(row, before, actor=actor):
+        row.save(update_fields=changed)
+    return row
+
+
 def record_deleted(row: Model, names: Iterable[str], *, actor: Actor) -> None:
     changes = {name: (value, None) for name, value in values_of(row, names).items()}
     record(row, action="deleted", changes=changes, actor=actor)

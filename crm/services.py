@@ -68,9 +68,7 @@ def api_key_rename(*, api_key: ApiKey, name: str, actor: Actor = SYSTEM) -> ApiK
     api_key.name = _clean_text(
         name, field="name", max_length=ApiKey._meta.get_field("name").max_length
     )
-    if audit.record_changed(api_key, before, actor=actor):
-        api_key.save(update_fields=["name"])
-    return api_key
+    return audit.save_changed(api_key, before, actor=actor)
 
 
 @transaction.atomic
@@ -186,9 +184,7 @@ def store_update(
         store.name = _store_name(name)
     if active is not None:
         store.active = active
-    if changed := audit.record_changed(store, before, actor=actor):
-        store.save(update_fields=changed)
-    return store
+    return audit.save_changed(store, before, actor=actor)
 
 
 @transaction.atomic

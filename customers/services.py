@@ -1330,9 +1330,7 @@ def extended_field_update(
     """An enum's allowed values change; the name and type, which stored values follow, stay."""
     before = config_audit.values_of(definition, ["allowed_values"])
     definition.allowed_values = extended_field_allowed_values(definition.data_type, allowed_values)
-    if config_audit.record_changed(definition, before, actor=actor):
-        definition.save(update_fields=["allowed_values"])
-    return definition
+    return config_audit.save_changed(definition, before, actor=actor)
 
 
 @transaction.atomic
@@ -1420,9 +1418,7 @@ def status_label_update(
     before = config_audit.values_of(label, STATUS_LABEL_FIELDS)
     label.name, label.status, label.is_default = name, status, is_default
     with transaction.atomic():
-        if changed := config_audit.record_changed(label, before, actor=actor):
-            label.save(update_fields=changed)
-    return label
+        return config_audit.save_changed(label, before, actor=actor)
 
 
 @transaction.atomic

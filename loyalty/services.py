@@ -963,12 +963,6 @@ def _check_count(value: int | None, *, field: str, minimum: int = 0, optional: b
         )
 
 
-def _save_changed(row, before: dict, actor: Actor):
-    if changed := config_audit.record_changed(row, before, actor=actor):
-        row.save(update_fields=changed)
-    return row
-
-
 def _delete_config(row, fields, actor: Actor, *, in_use: str, cascaded=()) -> None:
     """Deletes `row` and the rows in `cascaded` that go with it, each on record; a row that
     ledgers or customers' rows refer to stays (`in_use` says why)."""
@@ -1047,7 +1041,7 @@ def coupon_series_update(
     before = config_audit.values_of(series, COUPON_SERIES_FIELDS)
     series.description, series.discount_code = description, discount_code
     series.valid_days, series.valid_until, series.active = valid_days, valid_until, active
-    return _save_changed(series, before, actor)
+    return config_audit.save_changed(series, before, actor=actor)
 
 
 @transaction.atomic
@@ -1164,7 +1158,7 @@ def program_update(
     program.name, program.description, program.active = name, description, active
     program.welcome_points, program.welcome_coupon_series = welcome_points, welcome_coupon_series
     program.referrer_points, program.referee_points = referrer_points, referee_points
-    return _save_changed(program, before, actor)
+    return config_audit.save_changed(program, before, actor=actor)
 
 
 @transaction.atomic
@@ -1235,7 +1229,7 @@ def tier_update(
     )
     before = config_audit.values_of(tier, ["number", "name", "points_threshold"])
     tier.number, tier.name, tier.points_threshold = number, name, points_threshold
-    return _save_changed(tier, before, actor)
+    return config_audit.save_changed(tier, before, actor=actor)
 
 
 @transaction.atomic
@@ -1300,7 +1294,7 @@ def stamp_card_update(
     before = config_audit.values_of(stamp_card, STAMP_CARD_FIELDS)
     stamp_card.name, stamp_card.store = name, store
     stamp_card.initial_stamps, stamp_card.active = initial_stamps, active
-    return _save_changed(stamp_card, before, actor)
+    return config_audit.save_changed(stamp_card, before, actor=actor)
 
 
 @transaction.atomic
@@ -1346,7 +1340,7 @@ def reward_update(
     name = reward_validate(name=name, stamp_cost=stamp_cost)
     before = config_audit.values_of(reward, ["name", "stamp_cost", "active"])
     reward.name, reward.stamp_cost, reward.active = name, stamp_cost, active
-    return _save_changed(reward, before, actor)
+    return config_audit.save_changed(reward, before, actor=actor)
 
 
 @transaction.atomic
