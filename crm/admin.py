@@ -73,8 +73,7 @@ class StoreAdmin(ServiceAdminMixin, TenantScopedAdmin):
     list_select_related = ["organization"]
     search_fields = ["code", "name"]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else ["organization", "code"]
+    fixed_after_create = ("organization", "code")
 
     def create(self, data, actor):
         return store_create(

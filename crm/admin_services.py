@@ -104,6 +104,14 @@ class ServiceAdminMixin:
     services as the staff member; inlines of ServiceInlineFormSet save as that staff member too.
     """
 
+    # What the services keep as it was created (the organization, a code, a type…): shown, not
+    # edited, on the change form.
+    fixed_after_create: tuple[str, ...] = ("organization",)
+
+    def get_readonly_fields(self, request, obj=None):
+        fixed = () if obj is None else self.fixed_after_create
+        return [*super().get_readonly_fields(request, obj), *fixed]
+
     def create(self, data: dict, actor: Actor) -> Model:
         raise NotImplementedError
 

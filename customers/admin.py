@@ -450,9 +450,6 @@ class StatusLabelAdmin(ServiceAdminMixin, TenantScopedAdmin):
     list_select_related = ["organization"]
     search_fields = ["name"]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else ["organization"]
-
     def create(self, data, actor):
         return services.status_label_create(
             organization=data["organization"],
@@ -516,8 +513,7 @@ class ExtendedFieldDefinitionAdmin(ServiceAdminMixin, TenantScopedAdmin):
             Q(organization_id=request.user.organization_id) | Q(organization__isnull=True)
         )
 
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else ["organization", "name", "data_type", "scope"]
+    fixed_after_create = ("organization", "name", "data_type", "scope")
 
     def has_change_permission(self, request, obj=None):
         if obj is not None and obj.organization_id is None and not sees_all(request):

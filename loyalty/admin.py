@@ -145,9 +145,6 @@ class ProgramAdmin(ServiceAdminMixin, TenantScopedAdmin):
     ]
     inlines = [TierInline]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else ["organization"]
-
     def create(self, data, actor):
         return services.program_create(
             organization=data["organization"],
@@ -189,9 +186,6 @@ class CouponSeriesAdmin(ServiceAdminMixin, TenantScopedAdmin):
     list_filter = ["active", "organization"]
     list_select_related = ["organization"]
     search_fields = ["description", "discount_code"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else ["organization"]
 
     def create(self, data, actor):
         return services.coupon_series_create(
@@ -236,8 +230,7 @@ class TierAdmin(ServiceAdminMixin, TenantScopedAdmin):
     list_select_related = ["program"]
     search_fields = ["name", "program__name"]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else ["program"]
+    fixed_after_create = ("program",)
 
     def create(self, data, actor):
         return services.tier_create(
@@ -382,9 +375,6 @@ class StampCardAdmin(ServiceAdminMixin, TenantScopedAdmin):
     search_fields = ["name"]
     inlines = [RewardInline]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else ["organization"]
-
     def create(self, data, actor):
         return services.stamp_card_create(
             organization=data["organization"],
@@ -420,8 +410,7 @@ class RewardAdmin(ServiceAdminMixin, TenantScopedAdmin):
     list_select_related = ["stamp_card"]
     search_fields = ["name", "stamp_card__name"]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [] if obj is None else ["stamp_card"]
+    fixed_after_create = ("stamp_card",)
 
     def create(self, data, actor):
         return services.reward_create(
