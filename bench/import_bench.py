@@ -193,7 +193,7 @@ def update_or_create_import(path: Path, slug: str, rows: int) -> float:
     from crm.models import Organization
     from customers.models import CommChannel, Customer, Identifier, SourceAccount
     from customers.normalization import normalize_email, normalize_phone
-    from customers.services import unused_referral_codes
+    from customers.services.registration import unused_referral_codes
 
     organization = Organization.objects.create(slug=slug, name=slug, default_region="IN")
     started = time.perf_counter()
