@@ -193,7 +193,7 @@ def update_or_create_import(path: Path, slug: str, rows: int) -> float:
     from crm.models import Organization
     from customers.models import CommChannel, Customer, Identifier, SourceAccount
     from customers.normalization import normalize_email, normalize_phone
-    from customers.services import _referral_codes
+    from customers.services.registration import unused_referral_codes
 
     organization = Organization.objects.create(slug=slug, name=slug, default_region="IN")
     started = time.perf_counter()
@@ -219,7 +219,7 @@ def update_or_create_import(path: Path, slug: str, rows: int) -> float:
                             "email": email,
                             "phone": phone,
                             "birthday": row["birthday"],
-                            "referral_code": _referral_codes(organization, 1)[0],
+                            "referral_code": unused_referral_codes(organization, 1)[0],
                         },
                     )
                     account, _ = SourceAccount.objects.get_or_create(

@@ -49,16 +49,20 @@ SWEEP_AFTER = timedelta(seconds=30)
 broker_outage = Outage("The broker", "background jobs are kept in the database until it is back")
 
 
-def background_task(function):
+def background_task(function=None, /, *, name: str | None = None):
     """A Celery task that retries with exponential backoff (1 s, 2 s, 4 s … at most 10 minutes,
-    jittered) while the database or the broker cannot be reached, five times at most."""
-    return shared_task(
+    jittered) while the database or the broker cannot be reached, five times at most.
+
+    `name` keeps a task's registered name when its function moves: queued jobs carry it."""
+    decorate = shared_task(
+        name=name,
         autoretry_for=TRANSIENT_ERRORS,
         retry_backoff=True,
         retry_backoff_max=600,
         retry_jitter=True,
         max_retries=5,
-    )(function)
+    )
+    return decorate if function is None else decorate(function)
 
 
 def background_mode() -> str:

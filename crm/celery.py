@@ -14,3 +14,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 app = Celery("crm")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# The enrolment job lives with the customer update that enqueues it, not in a tasks module.
+app.autodiscover_tasks(["customers.membership"], related_name="update")

@@ -21,8 +21,8 @@ from customers.inputs import (
     IdentifierInput,
     SourceAccountInput,
 )
+from customers.membership.registration import customer_register
 from customers.models import Customer, CustomerStatus, Source, StatusLabel
-from customers.services import customer_register
 from loyalty.models import CouponSeries, Program, Reward, StampCard, Tier
 
 from .actors import Actor

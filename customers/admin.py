@@ -16,9 +16,37 @@ from crm.admin_paging import LargeTableAdminMixin
 from crm.admin_services import ServiceAdminMixin, ServiceForm, form_field_of
 from crm.errors import DomainError
 from crm.tenancy import ReadOnlyAdminMixin, TenantScopedAdmin, TenantScopedMixin, sees_all
+from customers.membership.registration import customer_register, customer_validate
+from customers.membership.update import customer_update
+from customers.services.channels import (
+    channel_add,
+    channel_remove,
+    channel_update,
+    channel_validate,
+)
+from customers.services.extended_fields import (
+    extended_field_allowed_values,
+    extended_field_define,
+    extended_field_delete,
+    extended_field_update,
+    extended_field_validate,
+)
+from customers.services.identifiers import (
+    identifier_add,
+    identifier_remove,
+    identifier_update,
+    identifier_validate,
+)
+from customers.services.status_labels import (
+    status_label_create,
+    status_label_delete,
+    status_label_update,
+    status_label_validate,
+)
+from customers.services.update import customer_delete
 from loyalty.models import CustomerCard, Enrollment
 
-from . import selectors, services
+from . import selectors
 from .console import ConsoleMixin
 from .inputs import PROFILE_FIELDS, ChannelInput, CustomerInput, IdentifierInput
 from .models import (
@@ -111,7 +139,7 @@ class CustomerAdminForm(forms.ModelForm):
             return cleaned
         existing = self.instance if self.instance.pk else None
         try:
-            services.customer_validate(
+            customer_validate(
                 organization=organization,
                 data=self.to_input(changed_only=existing is not None),
                 customer=existing,
@@ -176,7 +204,7 @@ class IdentifierInlineForm(CustomerInlineForm):
         return cleaned
 
     def _check(self):
-        _, _, identifier = services.identifier_validate(
+        _, _, identifier = identifier_validate(
             organization=self.customer.organization,
             source=self.cleaned_data["source"],
             account_id=self.cleaned_data.get("account_id") or "",
@@ -188,7 +216,7 @@ class IdentifierInlineForm(CustomerInlineForm):
 
 class IdentifierFormSet(ServiceInlineFormSet):
     def save_new(self, form, commit=True):
-        return services.identifier_add(
+        return identifier_add(
             customer=self.instance,
             source=form.cleaned_data["source"],
             account_id=form.cleaned_data.get("account_id") or "",
@@ -197,10 +225,10 @@ class IdentifierFormSet(ServiceInlineFormSet):
         )
 
     def save_existing(self, form, obj, commit=True):
-        return services.identifier_update(identifier=obj, data=form.as_input(), actor=self.actor)
+        return identifier_update(identifier=obj, data=form.as_input(), actor=self.actor)
 
     def delete_existing(self, obj, commit=True):
-        services.identifier_remove(identifier=obj, actor=self.actor)
+        identifier_remove(identifier=obj, actor=self.actor)
 
 
 class ChannelInlineForm(CustomerInlineForm):
@@ -226,7 +254,7 @@ class ChannelInlineForm(CustomerInlineForm):
         return cleaned
 
     def _check(self):
-        channel = services.channel_validate(
+        channel = channel_validate(
             customer=self.customer,
             data=self.as_input(),
             exclude=self.instance if self.instance.pk else None,
@@ -236,13 +264,13 @@ class ChannelInlineForm(CustomerInlineForm):
 
 class ChannelFormSet(ServiceInlineFormSet):
     def save_new(self, form, commit=True):
-        return services.channel_add(customer=self.instance, data=form.as_input(), actor=self.actor)
+        return channel_add(customer=self.instance, data=form.as_input(), actor=self.actor)
 
     def save_existing(self, form, obj, commit=True):
-        return services.channel_update(channel=obj, data=form.as_input(), actor=self.actor)
+        return channel_update(channel=obj, data=form.as_input(), actor=self.actor)
 
     def delete_existing(self, obj, commit=True):
-        services.channel_remove(channel=obj, actor=self.actor)
+        channel_remove(channel=obj, actor=self.actor)
 
 
 class SourceAccountInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -377,11 +405,9 @@ class CustomerAdmin(LargeTableAdminMixin, ConsoleMixin, TenantScopedAdmin):
     def save_model(self, request, obj, form, change):
         actor = Actor.staff(request.user)
         if change:
-            services.customer_update(
-                customer=obj, data=form.to_input(changed_only=True), actor=actor
-            )
+            customer_update(customer=obj, data=form.to_input(changed_only=True), actor=actor)
             return
-        result = services.customer_register(
+        result = customer_register(
             organization=obj.organization, data=form.to_input(changed_only=False), actor=actor
         )
         # The admin goes on with `obj` (inlines, history, redirect): make it the registered row.
@@ -390,11 +416,11 @@ class CustomerAdmin(LargeTableAdminMixin, ConsoleMixin, TenantScopedAdmin):
         obj._state.adding = False
 
     def delete_model(self, request, obj):
-        services.customer_delete(customer=obj, actor=Actor.staff(request.user))
+        customer_delete(customer=obj, actor=Actor.staff(request.user))
 
     def delete_queryset(self, request, queryset):
         for customer in queryset:
-            services.customer_delete(customer=customer, actor=Actor.staff(request.user))
+            customer_delete(customer=customer, actor=Actor.staff(request.user))
 
     def save_formset(self, request, form, formset, change):
         formset.actor = Actor.staff(request.user)
@@ -433,7 +459,7 @@ class StatusLabelForm(ServiceForm):
     def check(self):
         label = self.instance if self.instance.pk else None
         data = self.cleaned_data
-        services.status_label_validate(
+        status_label_validate(
             organization=label.organization if label else data["organization"],
             name=data["name"],
             status=data["status"],
@@ -451,7 +477,7 @@ class StatusLabelAdmin(ServiceAdminMixin, TenantScopedAdmin):
     search_fields = ["name"]
 
     def create(self, data, actor):
-        return services.status_label_create(
+        return status_label_create(
             organization=data["organization"],
             name=data["name"],
             status=data["status"],
@@ -460,7 +486,7 @@ class StatusLabelAdmin(ServiceAdminMixin, TenantScopedAdmin):
         )
 
     def update(self, obj, data, actor):
-        return services.status_label_update(
+        return status_label_update(
             label=obj,
             name=data["name"],
             status=data["status"],
@@ -469,7 +495,7 @@ class StatusLabelAdmin(ServiceAdminMixin, TenantScopedAdmin):
         )
 
     def delete(self, obj, actor):
-        services.status_label_delete(label=obj, actor=actor)
+        status_label_delete(label=obj, actor=actor)
 
 
 class ExtendedFieldDefinitionForm(ServiceForm):
@@ -480,9 +506,9 @@ class ExtendedFieldDefinitionForm(ServiceForm):
     def check(self):
         data = self.cleaned_data
         if self.instance.pk:
-            services.extended_field_allowed_values(self.instance.data_type, data["allowed_values"])
+            extended_field_allowed_values(self.instance.data_type, data["allowed_values"])
             return
-        services.extended_field_validate(
+        extended_field_validate(
             organization=data.get("organization"),
             name=data["name"],
             data_type=data["data_type"],
@@ -526,7 +552,7 @@ class ExtendedFieldDefinitionAdmin(ServiceAdminMixin, TenantScopedAdmin):
         return super().has_delete_permission(request, obj)
 
     def create(self, data, actor):
-        return services.extended_field_define(
+        return extended_field_define(
             organization=data.get("organization"),
             name=data["name"],
             data_type=data["data_type"],
@@ -536,9 +562,9 @@ class ExtendedFieldDefinitionAdmin(ServiceAdminMixin, TenantScopedAdmin):
         )
 
     def update(self, obj, data, actor):
-        return services.extended_field_update(
+        return extended_field_update(
             definition=obj, allowed_values=data["allowed_values"], actor=actor
         )
 
     def delete(self, obj, actor):
-        services.extended_field_delete(definition=obj, actor=actor)
+        extended_field_delete(definition=obj, actor=actor)

@@ -9,8 +9,7 @@ A merged customer's old id resolves to the survivor (customers.selectors.custome
 writes as for reads: a door that looks a customer up by id acts on the survivor. Only a write
 that reaches the tombstone itself (by primary key in the admin, say) is refused.
 
-Kept apart from customers.services so that loyalty.services, which customers.services calls,
-can use it too.
+Kept apart from customers.services so that loyalty.services can use it too.
 """
 
 from crm.errors import DomainError, ErrorCode

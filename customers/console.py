@@ -20,10 +20,11 @@ from django.views.decorators.http import require_POST
 
 from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
+from customers.membership.update import customer_update
 from loyalty import services as loyalty_services
 from loyalty.models import CouponSeries, Program, Reward, StampCard
 
-from . import lifecycle, selectors, services
+from . import lifecycle, selectors
 from .inputs import CustomerInput
 from .models import Customer, CustomerStatus, ExtendedFieldType, StatusLabel
 
@@ -299,12 +300,12 @@ def _status(customer, form, actor):
     data = form.cleaned_data
     label = data.get("status_label")
     given = {"status_label": label.name} if label else {"status": data["status"]}
-    services.customer_update(customer=customer, data=CustomerInput(**given), actor=actor)
+    customer_update(customer=customer, data=CustomerInput(**given), actor=actor)
     return "Status changed."
 
 
 def _fields(customer, form, actor):
-    services.customer_update(customer=customer, data=form.as_input(), actor=actor)
+    customer_update(customer=customer, data=form.as_input(), actor=actor)
     return "Fields saved."
 
 

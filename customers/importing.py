@@ -17,14 +17,11 @@ On PostgreSQL, outside a transaction, reading and checking the next batch overla
 the current one (a second thread with its own connection).
 """
 
-import datetime as dt
-import json
 import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
@@ -37,14 +34,19 @@ from loyalty import services as loyalty_services
 from loyalty.models import CustomerCard, Enrollment
 from loyalty.services import MAX_STAMPS_PER_CALL
 
-from . import services
 from .formats import FormatError, Reader, Record, unreadable
-from .models import AuditEvent, CommChannel, Customer, ImportRun, ImportStatus, new_public_id
-from .services import _keys_of, _NewCustomer, _referral_codes, _taken_keys
+from .membership.upsert import customer_match, customer_upsert
+from .models import Customer, ImportRun, ImportStatus
+from .services.writer import (
+    ImportStamp,
+    NewCustomer,
+    collision_keys,
+    keys_held,
+    new_customers_write,
+)
 from .validation import (
     TAKEN_CODES,
-    CleanAccount,
-    Known,
+    PreloadedConfiguration,
     clean_accounts,
     clean_channels,
     clean_profile,
@@ -76,7 +78,7 @@ class Checked:
     record: Record
     error: DomainError | None = None
     # Set when the record, if it finds no customer, registers one with only rows of its own.
-    candidate: _NewCustomer | None = None
+    candidate: NewCustomer | None = None
     keys: set[tuple] = field(default_factory=set)
     # Not read nor checked: its digest was, when read, the last write of an unchanged customer.
     recognised: bool = False
@@ -89,7 +91,9 @@ UNIDENTIFIED = DomainError(
 )
 
 
-def check(organization: Organization, known: Known, record: Record) -> Checked:
+def check_record(
+    organization: Organization, preloaded: PreloadedConfiguration, record: Record
+) -> Checked:
     """customer_upsert's validation, in its order: the lookup keys, the source accounts, the
     profile, the channels. Programmes, cards and referrers are checked by customer_upsert."""
     if record.error is not None:
@@ -101,7 +105,7 @@ def check(organization: Organization, known: Known, record: Record) -> Checked:
             match_by = {name: getattr(data, name) or None for name in TAKEN_CODES}
         keys_by = clean_profile(organization, {k: v or None for k, v in match_by.items()})
         accounts = clean_accounts(organization, data.source_accounts)
-        profile = clean_profile(organization, data.given(), known)
+        profile = clean_profile(organization, data.given(), preloaded)
         channels = clean_channels(organization, data.channels)
     except DomainError as error:
         return Checked(record, error=error)
@@ -110,8 +114,8 @@ def check(organization: Organization, known: Known, record: Record) -> Checked:
     except Exception as error:  # whatever breaks on one record fails it alone
         return Checked(record, error=unreadable(error))
     fill_from_identifiers(profile, accounts)
-    candidate = _NewCustomer(0, profile, accounts, channels)
-    keys = _keys_of(candidate) | {(name, value) for name, value in keys_by.items() if value}
+    candidate = NewCustomer(profile, accounts, channels)
+    keys = collision_keys(candidate) | {(name, value) for name, value in keys_by.items() if value}
     if not keys:
         # An import upserts: a record that nothing identifies could never be found again, and
         # importing its file twice would register its customer twice.
@@ -150,12 +154,11 @@ class Importer:
             raise ValueError(f"mode is one of {', '.join(MODES)}")
         self.organization = organization
         self.reader = reader
-        self.known = Known.of(organization)
+        self.preloaded = PreloadedConfiguration.of(organization)
         self.mode = mode
         self.actor = actor
         self.run = run
         self.earlier_runs = _earlier_runs(run)
-        self.default_label = services._default_label(organization)
         # The organization's customers when the planner's statistics were last taken; None
         # until this run takes them.
         self.planned_for: int | None = None
@@ -168,7 +171,7 @@ class Importer:
         return [
             Checked(record, recognised=True)
             if record.digest in current
-            else check(self.organization, self.known, self.reader.load(record))
+            else check_record(self.organization, self.preloaded, self.reader.load(record))
             for record in records
         ]
 
@@ -178,7 +181,7 @@ class Importer:
         """Apply the batch, in order; call inside a transaction."""
         results: list[RowResult | None] = [None] * len(batch)
         fresh = [c for c in batch if c.candidate is not None]
-        taken = _taken_keys(self.organization, set().union(*(c.keys for c in fresh)))
+        taken = keys_held(self.organization, set().union(*(c.keys for c in fresh)))
         # Only records of existing customers can be unchanged: ask for those digests alone.
         current = self._current_digests(
             [
@@ -193,7 +196,7 @@ class Importer:
 
         def flush() -> None:
             for index, failed in self._write_new(pending):
-                results[index] = self._one(failed)
+                results[index] = self._apply_alone(failed)
             taken.update(pending_keys)  # held by the customers just written
             pending.clear()
             pending_keys.clear()
@@ -203,7 +206,7 @@ class Importer:
             record = checked.record
             if checked.recognised and record.digest not in current:
                 # Its customer changed since it was read: read and check it, and apply it alone.
-                checked = check(self.organization, self.known, self.reader.load(record))
+                checked = check_record(self.organization, self.preloaded, self.reader.load(record))
                 checked.candidate = None
             if checked.error is not None:
                 results[index] = RowResult(record, Outcome.FAILED, checked.error)
@@ -223,7 +226,7 @@ class Importer:
                 results[index] = RowResult(record, Outcome.CREATED)
             else:
                 flush()
-                results[index] = result = self._one(checked)
+                results[index] = result = self._apply_alone(checked)
                 # The record may have given its keys to a customer, and changed one whose
                 # digest was current.
                 taken |= checked.keys
@@ -273,13 +276,13 @@ class Importer:
             ).values_list("import_digest", "pk")
         )
 
-    def _one(self, checked: Checked) -> RowResult:
+    def _apply_alone(self, checked: Checked) -> RowResult:
         """The record through customer_upsert (or its create or update half), alone."""
         record = checked.record
         data = self.reader.load(record).data
         try:
             with transaction.atomic():
-                existing = services.customer_match(
+                existing = customer_match(
                     organization=self.organization, data=data, match_by=record.match_by
                 )
                 if existing is not None and self._as_an_earlier_run_left(existing):
@@ -297,7 +300,7 @@ class Importer:
                         ),
                     )
                 before = _loyalty_of(existing) if record.balances or record.stamps else None
-                result = services.customer_upsert(
+                result = customer_upsert(
                     organization=self.organization,
                     data=data,
                     match_by=record.match_by,
@@ -367,167 +370,18 @@ class Importer:
         concurrent writer took a key meanwhile) are returned, to go one by one."""
         if not pending:
             return []
+        stamp = ImportStamp(self.run, [checked.record.digest for _, checked in pending])
         try:
             with transaction.atomic():
-                if connection.vendor == "postgresql":
-                    self._copy_new([checked for _, checked in pending])
-                else:
-                    self._bulk_create_new([checked for _, checked in pending])
+                new_customers_write(
+                    self.organization,
+                    [checked.candidate for _, checked in pending],
+                    actor=self.actor,
+                    imported=stamp,
+                )
         except IntegrityError:
             return list(pending)
         return []
-
-    def _audit(self, public_ids: list[str]) -> None:
-        """One event for the customers a batch registered set-wise."""
-        AuditEvent.objects.create(
-            organization=self.organization,
-            customer=None,
-            customer_public_id="",
-            subject="import",
-            action="created",
-            changes={"customers": [None, public_ids], "run": [None, self.run and self.run.pk]},
-            actor=str(self.actor),
-            actor_context=self.actor.context,
-        )
-
-    def _profile(self, candidate: _NewCustomer) -> dict[str, Any]:
-        profile = dict(candidate.profile)
-        if profile.get("status_label") is None and "status" not in profile and self.default_label:
-            profile["status_label"] = self.default_label
-            profile["status"] = self.default_label.status
-        for name in ("custom_fields", "extended_fields"):
-            if name in profile:
-                profile[name] = {k: v for k, v in profile[name].items() if v is not None}
-        return profile
-
-    def _bulk_create_new(self, pending: list[Checked]) -> None:
-        now = timezone.now()
-        customers = []
-        for checked, code in zip(
-            pending, _referral_codes(self.organization, len(pending)), strict=True
-        ):
-            customer = Customer(organization=self.organization, **self._profile(checked.candidate))
-            customer.referral_code = code
-            customer.import_digest = checked.record.digest
-            customer.import_run = self.run
-            customer.created_at = customer.updated_at = customer.imported_at = now
-            customers.append(customer)
-        Customer.objects.bulk_create(customers)
-        Customer.objects.filter(pk__in=[c.pk for c in customers]).update(
-            created_at=now, updated_at=now, imported_at=now
-        )
-        for checked, customer in zip(pending, customers, strict=True):
-            for account in checked.candidate.accounts:
-                services._create_account(customer, account)
-        # New customers: their channels are all new, and the batch's event lists the customers.
-        CommChannel.objects.bulk_create(
-            services._new_channel(customer, channel)
-            for checked, customer in zip(pending, customers, strict=True)
-            for channel in checked.candidate.channels
-        )
-        self._audit([customer.public_id for customer in customers])
-
-    def _copy_new(self, pending: list[Checked]) -> None:
-        org_id = self.organization.pk
-        now = timezone.now()
-        accounts = [(c, a) for c in pending for a in c.candidate.accounts]
-        identifiers = sum(len(a.identifiers) for _, a in accounts)
-        channels = sum(len(c.candidate.channels) for c in pending)
-        ids = _reserve_ids(
-            {
-                "customers_customer": len(pending),
-                "customers_sourceaccount": len(accounts),
-                "customers_identifier": identifiers,
-                "customers_commchannel": channels,
-            }
-        )
-        customer_ids = dict(zip(map(id, pending), ids["customers_customer"], strict=True))
-        codes = _referral_codes(self.organization, len(pending))
-        public_ids = [new_public_id() for _ in pending]
-        customer_rows = []
-        for checked, code, public_id in zip(pending, codes, public_ids, strict=True):
-            p = self._profile(checked.candidate)
-            label, store = p.get("status_label"), p.get("registered_store")
-            customer_rows.append(
-                (
-                    customer_ids[id(checked)],
-                    org_id,
-                    public_id,
-                    p.get("first_name", ""),
-                    p.get("last_name", ""),
-                    p.get("email"),
-                    p.get("email_verified", False),
-                    p.get("phone"),
-                    p.get("birthday"),
-                    p.get("address_line1", ""),
-                    p.get("address_line2", ""),
-                    p.get("city", ""),
-                    p.get("state", ""),
-                    p.get("postal_code", ""),
-                    p.get("country", ""),
-                    p.get("description", ""),
-                    p.get("external_id"),
-                    p.get("loyalty_type", "loyalty"),
-                    p.get("status", "active"),
-                    label.pk if label else None,
-                    json.dumps(p.get("custom_fields", {})),
-                    json.dumps(p.get("extended_fields", {})),
-                    store.pk if store else None,
-                    code,
-                    now,
-                    now,
-                    checked.record.digest,
-                    now,
-                    self.run and self.run.pk,
-                )
-            )
-        account_ids = iter(ids["customers_sourceaccount"])
-        identifier_ids = iter(ids["customers_identifier"])
-        account_rows, identifier_rows = [], []
-        for checked, account in accounts:
-            customer_id, account_id = customer_ids[id(checked)], next(account_ids)
-            account_rows.append(_account_row(account_id, customer_id, account, now))
-            for identifier in account.identifiers:
-                identifier_rows.append(
-                    (
-                        next(identifier_ids),
-                        org_id,
-                        customer_id,
-                        account_id,
-                        account.source,
-                        account.account_id,
-                        identifier.type,
-                        identifier.value,
-                        identifier.series_id,
-                        identifier.status_label,
-                        json.dumps(identifier.extended_fields),
-                        now,
-                    )
-                )
-        channel_ids = iter(ids["customers_commchannel"])
-        channel_rows = [
-            (
-                next(channel_ids),
-                customer_ids[id(checked)],
-                channel.type,
-                channel.value,
-                channel.primary,
-                channel.verified,
-                channel.subscribed,
-                channel.residence,
-                channel.office,
-                channel.last_viewed_at,
-                now,
-                now,
-            )
-            for checked in pending
-            for channel in checked.candidate.channels
-        ]
-        _copy("customers_customer", CUSTOMER_COLUMNS, customer_rows)
-        _copy("customers_sourceaccount", ACCOUNT_COLUMNS, account_rows)
-        _copy("customers_identifier", IDENTIFIER_COLUMNS, identifier_rows)
-        _copy("customers_commchannel", CHANNEL_COLUMNS, channel_rows)
-        self._audit(public_ids)
 
 
 CUSTOMER_TABLES = (
@@ -570,132 +424,6 @@ def _no_customer() -> DomainError:
         "No customer has these details; --mode upsert registers one.",
         field="",
     )
-
-
-def _account_row(account_id: int, customer_id: int, account: CleanAccount, now: dt.datetime):
-    return (
-        account_id,
-        customer_id,
-        account.source,
-        account.account_id,
-        account.first_name,
-        account.last_name,
-        json.dumps(account.custom_fields),
-        now,
-    )
-
-
-CUSTOMER_COLUMNS = (
-    "id",
-    "organization_id",
-    "public_id",
-    "first_name",
-    "last_name",
-    "email",
-    "email_verified",
-    "phone",
-    "birthday",
-    "address_line1",
-    "address_line2",
-    "city",
-    "state",
-    "postal_code",
-    "country",
-    "description",
-    "external_id",
-    "loyalty_type",
-    "status",
-    "status_label_id",
-    "custom_fields",
-    "extended_fields",
-    "registered_store_id",
-    "referral_code",
-    "created_at",
-    "updated_at",
-    "import_digest",
-    "imported_at",
-    "import_run_id",
-)
-ACCOUNT_COLUMNS = (
-    "id",
-    "customer_id",
-    "source",
-    "account_id",
-    "first_name",
-    "last_name",
-    "custom_fields",
-    "created_at",
-)
-IDENTIFIER_COLUMNS = (
-    "id",
-    "organization_id",
-    "customer_id",
-    "source_account_id",
-    "source",
-    "account_id",
-    "type",
-    "value",
-    "series_id",
-    "status_label",
-    "extended_fields",
-    "created_at",
-)
-CHANNEL_COLUMNS = (
-    "id",
-    "customer_id",
-    "type",
-    "value",
-    "primary",
-    "verified",
-    "subscribed",
-    "residence",
-    "office",
-    "last_viewed_at",
-    "created_at",
-    "updated_at",
-)
-
-
-def _reserve_ids(counts: dict[str, int]) -> dict[str, list[int]]:
-    """Ids from each table's sequence, in one round trip."""
-    wanted = {table: count for table, count in counts.items() if count}
-    ids: dict[str, list[int]] = {table: [] for table in counts}
-    if not wanted:
-        return ids
-    selects = " UNION ALL ".join(
-        "SELECT %s, nextval(%s::regclass) FROM generate_series(1, %s)" for _ in wanted
-    )
-    params: list = []
-    for table, count in wanted.items():
-        params += [table, _sequence(table), count]
-    with connection.cursor() as cursor:
-        cursor.execute(selects, params)
-        for table, value in cursor.fetchall():
-            ids[table].append(value)
-    return ids
-
-
-_SEQUENCES: dict[str, str] = {}
-
-
-def _sequence(table: str) -> str:
-    if table not in _SEQUENCES:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
-            _SEQUENCES[table] = cursor.fetchone()[0]
-    return _SEQUENCES[table]
-
-
-def _copy(table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    if not rows:
-        return
-    names = ", ".join(f'"{column}"' for column in columns)
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(row)
 
 
 # --- a run ---------------------------------------------------------------------------------

@@ -3,7 +3,8 @@ written. Each function raises DomainError naming the offending field by its path
 
 Value-level normalisation (an email, a phone number, an extended field's value) is in
 `normalization`; here inputs are checked as a whole and against the organization's data
-(status labels, stores, programmes, who holds an email or an identifier).
+(status labels, stores, who holds an email or an identifier); the enrolments an input asks
+for are checked by customers.membership.enrolment.
 """
 
 from collections.abc import Callable, Iterable
@@ -16,11 +17,9 @@ from django.db.models import Q
 from crm.errors import DomainError, ErrorCode, field_path
 from crm.models import Organization, Store
 from crm.parsing import MAX_ID, in_utc
-from loyalty.models import Program, StampCard
-from loyalty.services import MAX_POINTS
 
 from . import selectors
-from .inputs import ChannelInput, CustomerInput, IdentifierInput, SourceAccountInput
+from .inputs import ChannelInput, IdentifierInput, SourceAccountInput
 from .models import (
     Customer,
     CustomerStatus,
@@ -72,7 +71,7 @@ def optional_text(value: Any, name: str, normalize: Callable[[str], str]) -> str
 
 
 @dataclass
-class Known:
+class PreloadedConfiguration:
     """An organization's configuration read once, to check many inputs (an import) without a
     query for each: its extended field definitions, status labels and stores."""
 
@@ -81,7 +80,7 @@ class Known:
     stores: dict[str, Store]  # by code
 
     @classmethod
-    def of(cls, organization: Organization) -> "Known":
+    def of(cls, organization: Organization) -> "PreloadedConfiguration":
         return cls(
             definitions=selectors.extended_field_definitions(organization=organization),
             labels={
@@ -93,7 +92,9 @@ class Known:
 
 
 def clean_profile(
-    organization: Organization, given: dict[str, Any], known: Known | None = None
+    organization: Organization,
+    given: dict[str, Any],
+    preloaded: PreloadedConfiguration | None = None,
 ) -> dict[str, Any]:
     """Model field values for the profile fields given, normalised and checked."""
     region = organization.default_region
@@ -126,17 +127,17 @@ def clean_profile(
                 value, CustomerStatus, code=ErrorCode.INVALID, field=name, what="status"
             )
         elif name == "status_label":
-            cleaned["status_label"] = status_label_named(organization, value, known)
+            cleaned["status_label"] = status_label_named(organization, value, preloaded)
         elif name == "store_code":
-            cleaned["registered_store"] = store_coded(organization, value, known)
+            cleaned["registered_store"] = store_coded(organization, value, preloaded)
         elif name == "custom_fields":
             require_type(value, dict, name, "an object of custom fields")
             cleaned[name] = clean_json(dict(value), field=name)
         elif name == "extended_fields":
             require_type(value, dict, name, "an object of extended fields")
             definitions = (
-                known.definitions
-                if known
+                preloaded.definitions
+                if preloaded
                 else selectors.extended_field_definitions(organization=organization)
             )
             cleaned[name] = clean_extended_fields(value, definitions)
@@ -153,13 +154,13 @@ def clean_profile(
 
 
 def status_label_named(
-    organization: Organization, name: str | None, known: Known | None = None
+    organization: Organization, name: str | None, preloaded: PreloadedConfiguration | None = None
 ) -> StatusLabel | None:
     if not name:
         return None
     name = require_text(name, field="status_label")
-    if known is not None:
-        label = known.labels.get(name.strip().lower())
+    if preloaded is not None:
+        label = preloaded.labels.get(name.strip().lower())
     else:
         label = StatusLabel.objects.filter(
             organization=organization, name__iexact=name.strip()
@@ -174,13 +175,13 @@ def status_label_named(
 
 
 def store_coded(
-    organization: Organization, code: str | None, known: Known | None = None
+    organization: Organization, code: str | None, preloaded: PreloadedConfiguration | None = None
 ) -> Store | None:
     if not code:
         return None
     code = require_text(code, field="store_code")
-    if known is not None:
-        store = known.stores.get(code.strip())
+    if preloaded is not None:
+        store = preloaded.stores.get(code.strip())
     else:
         store = Store.objects.filter(organization=organization, code=code.strip()).first()
     if store is None:
@@ -322,53 +323,6 @@ def clean_channels(
             primary_types.add(channel.type)
         cleaned.append(channel)
     return cleaned
-
-
-def programs_for(organization: Organization, data: CustomerInput) -> dict[int, Program]:
-    """The programmes `data` enrols in, by id, once every enrolment in it is checked; its
-    enrolments' expiry times are converted to UTC in place."""
-    ids = [enrollment.program_id for enrollment in data.enrollments]
-    programs = Program.objects.filter(organization=organization).in_bulk(
-        [i for i in ids if is_id(i)]
-    )
-    for i, enrollment in enumerate(data.enrollments):
-        path = f"enrollments[{i}]"
-        if not is_id(enrollment.program_id) or enrollment.program_id not in programs:
-            raise DomainError(
-                ErrorCode.PROGRAM_UNKNOWN,
-                f"{enrollment.program_id!r} is not a programme of this organization.",
-                field=f"{path}.program_id",
-            )
-        if enrollment.tier_number is not None and not is_id(enrollment.tier_number):
-            raise DomainError(
-                ErrorCode.INVALID, "Expected a tier number.", field=f"{path}.tier_number"
-            )
-        if not is_int(enrollment.points) or not 0 <= enrollment.points <= MAX_POINTS:
-            raise DomainError(
-                ErrorCode.AMOUNT_INVALID,
-                f"Expected a whole number of points from 0 to {MAX_POINTS}.",
-                field=f"{path}.points",
-            )
-        for name in ("tier_expires_at", "points_expire_at"):
-            value = getattr(enrollment, name)
-            if value is not None:
-                setattr(enrollment, name, in_utc(value, f"{path}.{name}"))
-    return programs
-
-
-def stamp_cards_for(organization: Organization, data: CustomerInput) -> dict[int, StampCard]:
-    ids = data.stamp_card_ids
-    cards = StampCard.objects.filter(organization=organization).in_bulk(
-        [i for i in ids if is_id(i)]
-    )
-    for i, card_id in enumerate(ids):
-        if not is_id(card_id) or card_id not in cards:
-            raise DomainError(
-                ErrorCode.NOT_FOUND,
-                f"{card_id!r} is not a stamp card of this organization.",
-                field=f"stamp_card_ids[{i}]",
-            )
-    return cards
 
 
 def referrer_for(organization: Organization, code: str) -> Customer | None:

@@ -23,7 +23,7 @@ from customers.models import (
     LoyaltyType,
     Source,
 )
-from customers.services import EXTENDED_FIELD_NAME_RULE, FIELD_NAME
+from customers.services.extended_fields import EXTENDED_FIELD_NAME_RULE, FIELD_NAME
 from loyalty.api.serializers import CardSerializer, EnrollmentSerializer, SideEffectSerializer
 from loyalty.services import MAX_POINTS
 

@@ -14,8 +14,12 @@ from crm.api.base import OrganizationViewSet
 from crm.api.fields import ID_PATTERN, ChoiceFilter, UtcDateTimeFilter, id_filter, integer_filter
 from crm.api.problems import field_errors
 from crm.errors import DomainError, ErrorCode
-from customers import selectors, services
+from customers import selectors
 from customers.inputs import ChannelInput
+from customers.membership import registration
+from customers.membership.batch import ItemOutcome, customers_upsert_many
+from customers.membership.enrolment import MembershipResult
+from customers.membership.update import customer_update
 from customers.models import (
     CommChannel,
     Customer,
@@ -26,6 +30,14 @@ from customers.models import (
     Source,
     SourceAccount,
 )
+from customers.services.channels import channel_add, channel_remove, channel_update
+from customers.services.extended_fields import (
+    extended_field_define,
+    extended_field_delete,
+    extended_field_update,
+)
+from customers.services.identifiers import identifier_add, identifier_remove, identifier_update
+from customers.services.update import customer_delete
 from loyalty.models import Enrollment
 
 from .serializers import (
@@ -100,7 +112,7 @@ def customer_body(organization, public_id: str) -> dict:
     return document
 
 
-def result_body(result: services.CustomerResult, organization) -> dict:
+def result_body(result: MembershipResult, organization) -> dict:
     customer = customer_body(organization, result.customer.public_id)
     return CustomerResultSerializer(
         {
@@ -153,7 +165,7 @@ class CustomerViewSet(OrganizationViewSet):
     def create(self, request):
         serializer = CustomerCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.customer_register(
+        result = registration.customer_register(
             organization=self.organization, data=serializer.to_input(), actor=self.actor
         )
         return Response(
@@ -174,14 +186,12 @@ class CustomerViewSet(OrganizationViewSet):
         customer = self.get_object()
         serializer = CustomerUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.customer_update(
-            customer=customer, data=serializer.to_input(), actor=self.actor
-        )
+        result = customer_update(customer=customer, data=serializer.to_input(), actor=self.actor)
         return Response(result_body(result, self.organization))
 
     @extend_schema(parameters=[CUSTOMER_ID], responses={204: None})
     def destroy(self, request, id):
-        services.customer_delete(customer=self.get_object(), actor=self.actor)
+        customer_delete(customer=self.get_object(), actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -202,7 +212,7 @@ class CustomerViewSet(OrganizationViewSet):
                 inputs[index] = parser.to_input(parser.run_validation(item))
             except ValidationError as error:
                 results[index] = batch_failure(index, field_errors(error.detail))
-        outcomes = services.customers_upsert_many(
+        outcomes = customers_upsert_many(
             organization=self.organization, items=list(inputs.values()), actor=self.actor
         )
         for index, outcome in zip(inputs, outcomes, strict=True):
@@ -219,7 +229,7 @@ def batch_failure(index: int, errors: list[dict]) -> dict:
     }
 
 
-def batch_result(index: int, outcome: services.ItemOutcome) -> dict:
+def batch_result(index: int, outcome: ItemOutcome) -> dict:
     if outcome.error is not None:
         error = outcome.error
         return batch_failure(
@@ -271,7 +281,7 @@ class IdentifierViewSet(mixins.ListModelMixin, CustomerChildViewSet):
         serializer = IdentifierCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        identifier = services.identifier_add(
+        identifier = identifier_add(
             customer=customer,
             source=data["source"],
             account_id=data.get("account_id", ""),
@@ -293,12 +303,12 @@ class IdentifierViewSet(mixins.ListModelMixin, CustomerChildViewSet):
             "extended_fields": identifier.extended_fields,
         }
         data = serializer.to_input({**current, **serializer.validated_data})
-        identifier = services.identifier_update(identifier=identifier, data=data, actor=self.actor)
+        identifier = identifier_update(identifier=identifier, data=data, actor=self.actor)
         return Response(IdentifierSerializer(identifier).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request, customer_id, pk):
-        services.identifier_remove(
+        identifier_remove(
             identifier=self.child(Identifier.objects.select_related("customer")), actor=self.actor
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -316,7 +326,7 @@ class ChannelViewSet(mixins.ListModelMixin, CustomerChildViewSet):
         customer = self.customer()
         serializer = ChannelInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        channel = services.channel_add(
+        channel = channel_add(
             customer=customer,
             data=ChannelInputSerializer.to_input(serializer.validated_data),
             actor=self.actor,
@@ -340,12 +350,12 @@ class ChannelViewSet(mixins.ListModelMixin, CustomerChildViewSet):
             office=meta.get("office", channel.office),
             last_viewed_at=meta.get("last_viewed_at", channel.last_viewed_at),
         )
-        channel = services.channel_update(channel=channel, data=data, actor=self.actor)
+        channel = channel_update(channel=channel, data=data, actor=self.actor)
         return Response(ChannelSerializer(channel).data)
 
     @extend_schema(responses={204: None})
     def destroy(self, request, customer_id, pk):
-        services.channel_remove(
+        channel_remove(
             channel=self.child(CommChannel.objects.select_related("customer")), actor=self.actor
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -374,7 +384,7 @@ class ExtendedFieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Org
     def create(self, request):
         serializer = ExtendedFieldInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        definition = services.extended_field_define(
+        definition = extended_field_define(
             organization=self.organization, **serializer.validated_data, actor=self.actor
         )
         return Response(ExtendedFieldSerializer(definition).data, status=status.HTTP_201_CREATED)
@@ -385,7 +395,7 @@ class ExtendedFieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Org
         serializer = ExtendedFieldPatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         if "allowed_values" in serializer.validated_data:
-            definition = services.extended_field_update(
+            definition = extended_field_update(
                 definition=definition,
                 allowed_values=serializer.validated_data["allowed_values"],
                 actor=self.actor,
@@ -394,5 +404,5 @@ class ExtendedFieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Org
 
     @extend_schema(responses={204: None})
     def destroy(self, request, pk):
-        services.extended_field_delete(definition=self.own(), actor=self.actor)
+        extended_field_delete(definition=self.own(), actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)

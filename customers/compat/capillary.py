@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from crm.errors import DomainError, ErrorCode
 from crm.parsing import parse_boolean, parse_datetime
-from customers import selectors, services
+from customers import selectors
 from customers.inputs import (
     UNSET,
     ChannelInput,
@@ -25,8 +25,11 @@ from customers.inputs import (
     IdentifierInput,
     SourceAccountInput,
 )
+from customers.membership.enrolment import MembershipResult
+from customers.membership.registration import customer_register
+from customers.membership.update import customer_update
 from customers.models import MULTI_ACCOUNT_SOURCES, Customer
-from customers.services import DEFAULT_STATUS_LABEL_NOT_SET, SOURCE_ACCOUNT_ADDED
+from customers.services.registration import DEFAULT_STATUS_LABEL_NOT_SET, SOURCE_ACCOUNT_ADDED
 from loyalty.side_effects import CouponIssued, PointsAwarded
 
 from .base import BasicPasswordKey, BearerKey, VendorView, path_id
@@ -293,7 +296,7 @@ def side_effects(effects: list, customer: Customer) -> list[dict]:
     return rendered
 
 
-def warnings(result: services.CustomerResult) -> list[dict]:
+def warnings(result: MembershipResult) -> list[dict]:
     return [
         {"status": False, "code": WARNING_CODES.get(w.code, 8100), "message": w.message}
         for w in result.warnings
@@ -323,7 +326,7 @@ class CustomersView(VendorView):
         if customer_id is not None:
             return self.error(405, 405, "Register customers with POST /v2/customers.")
         self.parsed = Parsed()
-        result = services.customer_register(
+        result = customer_register(
             organization=self.organization,
             data=self.parsed.registration(request.data),
             actor=self.actor,
@@ -357,7 +360,7 @@ class CustomersView(VendorView):
         use_async = request.query_params.get("use_async") or False
         in_background = parse_boolean(use_async, field="use_async")
         self.parsed = Parsed()
-        result = services.customer_update(
+        result = customer_update(
             customer=customer,
             data=self.parsed.changes(request.data, source, account_id),
             actor=self.actor,

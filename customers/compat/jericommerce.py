@@ -12,10 +12,11 @@ from rest_framework.response import Response
 
 from crm.api.authentication import client_for_key
 from crm.errors import DomainError, ErrorCode
-from customers import services
 from customers.inputs import CustomerInput, EnrollmentInput
+from customers.membership.upsert import customer_upsert
 from customers.models import Customer
 from customers.normalization import normalize_email
+from customers.services.update import customer_delete
 from loyalty.models import Program
 
 from .base import VendorView, authorization, path_id
@@ -111,7 +112,7 @@ class IntegrationView(VendorView):
         try:
             key, data = item_input(item)
             data.enrollments = [EnrollmentInput(program.pk)]
-            result = services.customer_upsert(
+            result = customer_upsert(
                 organization=self.organization,
                 data=data,
                 match_by={"email": key},  # keyed by email alone
@@ -139,5 +140,5 @@ class IntegrationView(VendorView):
         ).first()
         if customer is None:
             return self.error(404, "not_found", "No customer with this email.", "email")
-        services.customer_delete(customer=customer, actor=self.actor)
+        customer_delete(customer=customer, actor=self.actor)
         return Response({"email": email, "deleted": True}, status=201)

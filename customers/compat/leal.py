@@ -25,8 +25,10 @@ from crm.api.rendering import iso
 from crm.errors import DomainError, ErrorCode
 from crm.models import Store
 from crm.parsing import MAX_BIGINT, parse_boolean, parse_date, parse_id, parse_integer
-from customers import selectors, services
+from customers import selectors
 from customers.inputs import UNSET, CustomerInput
+from customers.membership.registration import customer_register
+from customers.membership.update import customer_update
 from customers.models import Customer
 from loyalty import services as loyalty_services
 from loyalty.links import apple_wallet_url, google_wallet_url
@@ -259,9 +261,7 @@ class CustomersView(LealView):
                 raise invalid("card_id", "is not a card of this store")
             data.stamp_card_ids = [card_id]
         send_links = parse_boolean(self.body.get("send_card_links", False), field="send_card_links")
-        result = services.customer_register(
-            organization=self.organization, data=data, actor=self.actor
-        )
+        result = customer_register(organization=self.organization, data=data, actor=self.actor)
         customer = self.customer(str(result.customer.pk))
         if send_links:
             for card in customer.cards.all():
@@ -284,7 +284,7 @@ class CustomerView(LealView):
             customer.email if data.email is UNSET else data.email,
             customer.phone if data.phone is UNSET else data.phone,
         )
-        services.customer_update(customer=customer, data=data, actor=self.actor)
+        customer_update(customer=customer, data=data, actor=self.actor)
         return Response(self.rendered_customer(customer))
 
     put = patch

@@ -24,9 +24,12 @@ from rest_framework.response import Response
 from crm.api.authentication import client_for_key
 from crm.errors import DomainError, ErrorCode
 from crm.parsing import MAX_BIGINT, in_utc, parse_date, parse_datetime, parse_integer
-from customers import selectors, services
+from customers import selectors
 from customers.inputs import UNSET, CustomerInput
+from customers.membership.update import customer_update
+from customers.membership.upsert import customer_upsert
 from customers.models import Customer
+from customers.services.update import customer_delete
 from loyalty.models import Coupon, Enrollment
 
 from .base import VendorView
@@ -263,11 +266,11 @@ class CustomersView(VoucherifyView):
         customer_id = request.data.get("id")
         if customer_id:  # an id wins over a source_id
             data.external_id = UNSET
-            result = services.customer_update(
+            result = customer_update(
                 customer=self.find(str(customer_id)), data=data, actor=self.actor
             )
         else:
-            result = services.customer_upsert(
+            result = customer_upsert(
                 organization=self.organization,
                 data=data,
                 match_by={"external_id": data.external_id or None},  # by source_id alone
@@ -341,9 +344,9 @@ class CustomerView(VoucherifyView):
     def put(self, request, key: str):
         customer = self.find(key)
         data = customer_input(request.data)
-        result = services.customer_update(customer=customer, data=data, actor=self.actor)
+        result = customer_update(customer=customer, data=data, actor=self.actor)
         return Response(self.rendered(result.customer))
 
     def delete(self, request, key: str):
-        services.customer_delete(customer=self.find(key), actor=self.actor)
+        customer_delete(customer=self.find(key), actor=self.actor)
         return Response(status=204)

@@ -18,8 +18,9 @@ from customers.inputs import (
     IdentifierInput,
     SourceAccountInput,
 )
+from customers.membership.registration import customer_register
+from customers.membership.update import customer_update
 from customers.models import Customer
-from customers.services import customer_register, customer_update
 from loyalty import services as loyalty
 from loyalty.models import CouponSeries, PointsTransaction, Program, StampCard
 from tests.customers.factories import CustomerFactory

@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 from crm.models import ApiKey, IdempotencyRecord
 from crm.services import api_key_create, api_key_revoke
 from crm.tasks import idempotency_keys_purge_task
-from customers import services as customer_services
 from customers.inputs import CustomerInput
+from customers.membership import registration as customer_services
 from customers.models import Customer
 from tests.concurrency import errors, run_concurrently
 from tests.crm.factories import OrganizationFactory, StaffFactory

@@ -16,7 +16,7 @@ from crm.actors import Actor
 from crm.models import PendingJob
 from crm.outages import Outage
 from customers.inputs import CustomerInput, EnrollmentInput
-from customers.services import customer_update
+from customers.membership.update import customer_update
 from loyalty.models import Enrollment
 from tests.crm.test_redis_outage import CLOSED_PORT_URL
 from tests.customers.factories import CustomerFactory

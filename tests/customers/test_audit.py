@@ -8,16 +8,10 @@ from rest_framework.test import APIClient
 
 from crm.actors import Actor
 from customers.inputs import ChannelInput, CustomerInput, EnrollmentInput, IdentifierInput
+from customers.membership.update import customer_update
 from customers.models import AuditEvent, Customer
-from customers.services import (
-    channel_add,
-    channel_remove,
-    channel_update,
-    customer_update,
-    identifier_add,
-    identifier_remove,
-    identifier_update,
-)
+from customers.services.channels import channel_add, channel_remove, channel_update
+from customers.services.identifiers import identifier_add, identifier_remove, identifier_update
 from loyalty.models import CouponSeries
 from loyalty.services import (
     card_enroll,

@@ -12,8 +12,9 @@ from customers.inputs import (
     IdentifierInput,
     SourceAccountInput,
 )
+from customers.membership.registration import customer_register
+from customers.membership.upsert import customer_upsert
 from customers.models import ChannelType, CustomerStatus, IdentifierType, Source
-from customers.services import customer_register, customer_upsert
 from loyalty.models import Program, Tier
 
 junk = st.recursive(

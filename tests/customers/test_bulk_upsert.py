@@ -12,8 +12,9 @@ from customers.inputs import (
     IdentifierInput,
     SourceAccountInput,
 )
+from customers.membership.batch import customers_upsert_many
+from customers.membership.upsert import customer_upsert
 from customers.models import Customer
-from customers.services import customer_upsert, customers_upsert_many
 from tests.crm.factories import OrganizationFactory
 from tests.loyalty.factories import ProgramFactory
 

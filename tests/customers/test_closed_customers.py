@@ -11,8 +11,9 @@ from crm.actors import SYSTEM
 from crm.errors import DomainError, ErrorCode
 from customers.inputs import ChannelInput, CustomerInput, EnrollmentInput
 from customers.lifecycle import customer_erase, customer_merge
+from customers.membership.registration import customer_register
 from customers.models import Customer
-from customers.services import channel_add, customer_register
+from customers.services.channels import channel_add
 from loyalty.services import points_award, stamps_add
 from tests.crm.factories import StoreFactory
 from tests.customers.factories import CustomerFactory, SourceAccountFactory

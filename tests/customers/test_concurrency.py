@@ -6,8 +6,9 @@ from crm.actors import Actor
 from crm.errors import ErrorCode
 from customers.inputs import CustomerInput, EnrollmentInput, IdentifierInput, SourceAccountInput
 from customers.lifecycle import customer_merge
+from customers.membership.registration import customer_register
+from customers.membership.upsert import customer_upsert
 from customers.models import AuditEvent, Customer
-from customers.services import customer_register, customer_upsert
 from loyalty.models import CustomerCard, Enrollment
 from tests.concurrency import errors, run_concurrently
 from tests.crm.factories import OrganizationFactory

@@ -14,8 +14,8 @@ from customers.inputs import (
     IdentifierInput,
     SourceAccountInput,
 )
+from customers.membership.registration import customer_register
 from customers.models import Customer, ExtendedFieldDefinition
-from customers.services import customer_register
 from loyalty.models import CustomerCard
 from loyalty.services import stamps_add
 from tests.crm.factories import OrganizationFactory, StoreFactory

@@ -3,14 +3,8 @@ import pytest
 from crm.errors import DomainError, ErrorCode
 from customers.inputs import ChannelInput, IdentifierInput
 from customers.models import CommChannel, Identifier, SourceAccount
-from customers.services import (
-    channel_add,
-    channel_remove,
-    channel_update,
-    identifier_add,
-    identifier_remove,
-    identifier_update,
-)
+from customers.services.channels import channel_add, channel_remove, channel_update
+from customers.services.identifiers import identifier_add, identifier_remove, identifier_update
 from tests.customers.factories import ChannelFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db

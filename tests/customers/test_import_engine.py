@@ -11,8 +11,8 @@ from crm.actors import SYSTEM
 from crm.errors import DomainError
 from customers import formats
 from customers.importing import customers_import
+from customers.membership.upsert import customer_upsert
 from customers.models import Customer
-from customers.services import customer_upsert
 from tests.crm.factories import OrganizationFactory
 from tests.customers.test_bulk_upsert import state_of
 

@@ -14,7 +14,8 @@ from crm.models import IdempotencyRecord
 from customers.inputs import ChannelInput, IdentifierInput
 from customers.lifecycle import customer_erase, customer_merge, merge_plan
 from customers.models import AuditEvent, CommChannel, Customer, CustomerStatus, Identifier
-from customers.services import channel_add, identifier_add
+from customers.services.channels import channel_add
+from customers.services.identifiers import identifier_add
 from loyalty.models import (
     CardLinkDelivery,
     CardStatus,

@@ -10,8 +10,9 @@ from customers.inputs import (
     IdentifierInput,
     SourceAccountInput,
 )
+from customers.membership.registration import customer_register
 from customers.models import Customer, ExtendedFieldDefinition, Identifier, SourceAccount
-from customers.services import DEFAULT_STATUS_LABEL_NOT_SET, customer_register
+from customers.services.registration import DEFAULT_STATUS_LABEL_NOT_SET
 from loyalty.models import PointsTransaction, StampTransaction
 from loyalty.side_effects import PointsAwarded, StampsAdded
 from tests.crm.factories import StoreFactory

@@ -8,13 +8,11 @@ from customers.inputs import (
     IdentifierInput,
     SourceAccountInput,
 )
+from customers.membership.registration import customer_register
+from customers.membership.update import customer_update
+from customers.membership.upsert import customer_upsert
 from customers.models import Customer
-from customers.services import (
-    customer_delete,
-    customer_register,
-    customer_update,
-    customer_upsert,
-)
+from customers.services.update import customer_delete
 from loyalty.models import Enrollment, PointsTransaction
 from tests.customers.factories import CustomerFactory, StatusLabelFactory
 from tests.loyalty.factories import ProgramFactory

@@ -21,10 +21,9 @@ from crm.background import TRANSIENT_ERRORS, pending_jobs_send
 from crm.errors import ErrorCode
 from crm.models import PendingJob
 from crm.outages import Outage
-from customers import tasks as customer_tasks
 from customers.inputs import CustomerInput, EnrollmentInput, enrollment_as_dict
-from customers.services import customer_update
-from customers.tasks import enrol_task
+from customers.membership import update as customer_tasks
+from customers.membership.update import customer_update, enrol_task
 from loyalty.models import CustomerCard, Enrollment
 from tests.assertions import refused
 from tests.customers.factories import CustomerFactory

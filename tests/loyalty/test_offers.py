@@ -9,7 +9,7 @@ from django.utils import timezone
 from crm.actors import Actor
 from crm.errors import ErrorCode
 from customers.inputs import CustomerInput, EnrollmentInput
-from customers.services import customer_register
+from customers.membership.registration import customer_register
 from loyalty.models import Coupon, CouponSeries, TierChange
 from loyalty.selectors import card_view
 from loyalty.services import (

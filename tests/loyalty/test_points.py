@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from crm.actors import Actor
 from crm.errors import ErrorCode
-from customers.services import customer_delete
+from customers.services.update import customer_delete
 from loyalty.models import Enrollment, PointsLot, PointsTransaction
 from loyalty.services import points_award, points_deduct, points_expire_due
 from tests.assertions import refused
