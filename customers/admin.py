@@ -18,9 +18,10 @@ from crm.errors import DomainError
 from crm.tenancy import ReadOnlyAdminMixin, TenantScopedAdmin, TenantScopedMixin, sees_all
 from loyalty.models import CustomerCard, Enrollment
 
-from . import selectors, services
+from . import services
 from .console import ConsoleMixin
 from .inputs import PROFILE_FIELDS, ChannelInput, CustomerInput, IdentifierInput
+from .membership.search import customer_search
 from .models import (
     CommChannel,
     Customer,
@@ -372,7 +373,7 @@ class CustomerAdmin(LargeTableAdminMixin, ConsoleMixin, TenantScopedAdmin):
             # An old id of a merged-away customer finds the customer it was merged into.
             return queryset.filter(Q(public_id=term) | Q(merged_away__public_id=term)), False
         organization = None if sees_all(request) else request.user.organization
-        return selectors.customer_search(queryset, organization=organization, text=term), False
+        return customer_search(queryset, organization=organization, text=term), False
 
     def save_model(self, request, obj, form, change):
         actor = Actor.staff(request.user)

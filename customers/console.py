@@ -25,6 +25,7 @@ from loyalty.models import CouponSeries, Program, Reward, StampCard
 
 from . import lifecycle, selectors, services
 from .inputs import CustomerInput
+from .membership.documents import customer_overview
 from .models import Customer, CustomerStatus, ExtendedFieldType, StatusLabel
 
 # --- action forms ------------------------------------------------------------------------------
@@ -372,7 +373,7 @@ class ConsoleMixin:
                 f"Customer {customer.public_id} was merged into {customer.merged_into.public_id}.",
             )
             return redirect(self.overview_url(customer.merged_into))
-        overview = selectors.customer_overview(customer)
+        overview = customer_overview(customer)
         user = request.user
         action_forms = [
             (name, action.label, action.form(customer=customer), user.has_perm(action.permission))

@@ -661,9 +661,9 @@ def _cell(value: Any) -> str:
 
 
 def csv_rows(document: dict, extended: list[str], custom: list[str]) -> list[list[str]]:
-    """A customer (as selectors.export_documents gives it) as CSV rows that import back to the
-    same customer: one row, and one more for each further enrolment or card (the same customer,
-    updated in file order)."""
+    """A customer (as customers.membership.documents.export_documents gives it) as CSV rows that
+    import back to the same customer: one row, and one more for each further enrolment or card
+    (the same customer, updated in file order)."""
     accounts = document["source_accounts"] or []
     first = accounts[0] if accounts else None
     identifiers = []

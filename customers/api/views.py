@@ -16,6 +16,8 @@ from crm.api.problems import field_errors
 from crm.errors import DomainError, ErrorCode
 from customers import selectors, services
 from customers.inputs import ChannelInput
+from customers.membership.documents import customer_document
+from customers.membership.search import customer_search
 from customers.models import (
     CommChannel,
     Customer,
@@ -76,7 +78,7 @@ class CustomerFilter(filters.FilterSet):
 
     def filter_search(self, queryset, name, value):
         organization = request_organization(self.request)
-        return selectors.customer_search(queryset, organization=organization, text=value)
+        return customer_search(queryset, organization=organization, text=value)
 
     def filter_source(self, queryset, name, value):
         accounts = SourceAccount.objects.filter(customer=OuterRef("pk"), source=value)
@@ -94,7 +96,7 @@ class CustomerFilter(filters.FilterSet):
 
 
 def customer_body(organization, public_id: str) -> dict:
-    document = selectors.customer_document(organization=organization, public_id=public_id)
+    document = customer_document(organization=organization, public_id=public_id)
     if document is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No such customer.", field="customer")
     return document

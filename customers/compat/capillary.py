@@ -25,6 +25,7 @@ from customers.inputs import (
     IdentifierInput,
     SourceAccountInput,
 )
+from customers.membership.documents import customer_document
 from customers.models import MULTI_ACCOUNT_SOURCES, Customer
 from customers.services import DEFAULT_STATUS_LABEL_NOT_SET, SOURCE_ACCOUNT_ADDED
 from loyalty.side_effects import CouponIssued, PointsAwarded
@@ -373,9 +374,7 @@ class CustomersView(VendorView):
 
     def get(self, request, customer_id=None):
         customer = self.customer(customer_id or request.query_params.get("customerId"))
-        document = selectors.customer_document(
-            organization=self.organization, public_id=customer.public_id
-        )
+        document = customer_document(organization=self.organization, public_id=customer.public_id)
         return Response(render_customer(document))
 
 

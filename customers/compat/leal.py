@@ -25,8 +25,9 @@ from crm.api.rendering import iso
 from crm.errors import DomainError, ErrorCode
 from crm.models import Store
 from crm.parsing import MAX_BIGINT, parse_boolean, parse_date, parse_id, parse_integer
-from customers import selectors, services
+from customers import services
 from customers.inputs import UNSET, CustomerInput
+from customers.membership.search import customer_search
 from customers.models import Customer
 from loyalty import services as loyalty_services
 from loyalty.links import apple_wallet_url, google_wallet_url
@@ -228,7 +229,7 @@ class CustomersView(LealView):
         )
         customers = store_customers(self.store)
         if params.get("search", "").strip():
-            customers = selectors.customer_search(
+            customers = customer_search(
                 customers, organization=self.organization, text=params["search"]
             )
         count = customers.count()
