@@ -20,6 +20,7 @@ from loyalty.models import CustomerCard, Enrollment
 
 from . import services
 from .console import ConsoleMixin
+from .fields import CUSTOMER_FIELDS
 from .inputs import PROFILE_FIELDS, ChannelInput, CustomerInput, IdentifierInput
 from .membership.search import customer_search
 from .models import (
@@ -43,28 +44,10 @@ def normalised(normalize, value, **kwargs):
 class CustomerAdminForm(forms.ModelForm):
     class Meta:
         model = Customer
+        # Every field the services take; the admin's fieldsets lay them out.
         fields = [
             "organization",
-            "first_name",
-            "last_name",
-            "email",
-            "email_verified",
-            "phone",
-            "birthday",
-            "external_id",
-            "address_line1",
-            "address_line2",
-            "city",
-            "state",
-            "postal_code",
-            "country",
-            "loyalty_type",
-            "status",
-            "status_label",
-            "registered_store",
-            "extended_fields",
-            "custom_fields",
-            "description",
+            *(field.model_field for field in CUSTOMER_FIELDS if field.input_name),
         ]
 
     def _organization(self):
