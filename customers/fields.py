@@ -41,7 +41,8 @@ class CustomerField:
     api_name: str = ""
     # Shown in the API's list of customers, not only in a whole customer.
     summary: bool = False
-    # Its place among the columns of import and export files; None when it has no column.
+    # Its place among the columns of import and export files; None when it has no column. Files
+    # keep the columns' order of the files already written and imported, not the API's.
     file_column: int | None = None
     # Carried by the files (JSON fields in columns of their own, one per key).
     filed: bool = True
@@ -124,7 +125,6 @@ CUSTOMER_FIELDS = (
     CustomerField("custom_fields", Kind.JSON, merged=False),
     CustomerField("extended_fields", Kind.JSON, merged=False),
 )
-FIELDS_BY_NAME = {field.name: field for field in CUSTOMER_FIELDS}
 
 # The columns of import and export files that are the customer's own fields, in their order.
 FILE_FIELDS = tuple(
@@ -135,4 +135,3 @@ FILE_FIELDS = tuple(
 )
 # What an export reads of each customer.
 EXPORTED_FIELDS = tuple(field for field in CUSTOMER_FIELDS if field.filed)
-INPUT_NAMES = frozenset(field.input_name for field in CUSTOMER_FIELDS if field.input_name)

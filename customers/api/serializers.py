@@ -224,7 +224,8 @@ def api_field(field: CustomerField) -> serializers.Field:
     """The output field of a customer field, read from the customer document."""
     options = {} if field.api_name == field.name else {"source": field.name}
     if field.kind is Kind.CHOICE:
-        return serializers.ChoiceField(Customer._meta.get_field(field.model_field).choices)
+        choices = Customer._meta.get_field(field.model_field).choices
+        return serializers.ChoiceField(choices, **options)
     if field.kind in NULLABLE_KINDS:
         options["allow_null"] = True
     return OUTPUT_FIELDS[field.kind](**options)
