@@ -20,11 +20,11 @@ connection, as a server worker would:
 Server time is the Server-Timing header of bench/settings.py (the whole Django stack: session,
 user, permissions, the view's queries, template rendering). The baseline is the page's own SQL
 without the admin: the same queryset (the organization's live customers, newest first, with
-their organization), searched with customers.selectors.customer_search where the page searches,
-sliced to a page of 100 and evaluated. Requests alternate with their baseline, --requests of
-each a round, for --rounds rounds after a warm-up; medians, 95th percentiles and maxima are
-reported, with the queries each page ran, the customers it counted, whether every count was
-capped, and EXPLAIN ANALYZE of the slow queries of any page over the target (300 ms).
+their organization), searched with customers.membership.search.customer_search where the page
+searches, sliced to a page of 100 and evaluated. Requests alternate with their baseline,
+--requests of each a round, for --rounds rounds after a warm-up; medians, 95th percentiles and
+maxima are reported, with the queries each page ran, the customers it counted, whether every
+count was capped, and EXPLAIN ANALYZE of the slow queries of any page over the target (300 ms).
 """
 
 import argparse
@@ -218,8 +218,8 @@ def admin_page(client, term: str | None) -> tuple[float, list[dict], int]:
 
 def bare_page(organization, term: str | None) -> float:
     """Milliseconds of the page's own SQL without the admin."""
+    from customers.membership.search import customer_search
     from customers.models import Customer
-    from customers.selectors import customer_search
 
     started = time.perf_counter()
     queryset = (

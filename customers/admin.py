@@ -46,9 +46,10 @@ from customers.services.status_labels import (
 from customers.services.update import customer_delete
 from loyalty.models import CustomerCard, Enrollment
 
-from . import selectors
 from .console import ConsoleMixin
+from .fields import CUSTOMER_FIELDS
 from .inputs import PROFILE_FIELDS, ChannelInput, CustomerInput, IdentifierInput
+from .membership.search import customer_search
 from .models import (
     CommChannel,
     Customer,
@@ -70,28 +71,10 @@ def normalised(normalize, value, **kwargs):
 class CustomerAdminForm(forms.ModelForm):
     class Meta:
         model = Customer
+        # Every field the services take; the admin's fieldsets lay them out.
         fields = [
             "organization",
-            "first_name",
-            "last_name",
-            "email",
-            "email_verified",
-            "phone",
-            "birthday",
-            "external_id",
-            "address_line1",
-            "address_line2",
-            "city",
-            "state",
-            "postal_code",
-            "country",
-            "loyalty_type",
-            "status",
-            "status_label",
-            "registered_store",
-            "extended_fields",
-            "custom_fields",
-            "description",
+            *(field.model_field for field in CUSTOMER_FIELDS if field.input_name),
         ]
 
     def _organization(self):
@@ -400,7 +383,7 @@ class CustomerAdmin(LargeTableAdminMixin, ConsoleMixin, TenantScopedAdmin):
             # An old id of a merged-away customer finds the customer it was merged into.
             return queryset.filter(Q(public_id=term) | Q(merged_away__public_id=term)), False
         organization = None if sees_all(request) else request.user.organization
-        return selectors.customer_search(queryset, organization=organization, text=term), False
+        return customer_search(queryset, organization=organization, text=term), False
 
     def save_model(self, request, obj, form, change):
         actor = Actor.staff(request.user)

@@ -26,6 +26,7 @@ from loyalty.models import CouponSeries, Program, Reward, StampCard
 
 from . import lifecycle, selectors
 from .inputs import CustomerInput
+from .membership.documents import customer_overview
 from .models import Customer, CustomerStatus, ExtendedFieldType, StatusLabel
 
 # --- action forms ------------------------------------------------------------------------------
@@ -373,7 +374,7 @@ class ConsoleMixin:
                 f"Customer {customer.public_id} was merged into {customer.merged_into.public_id}.",
             )
             return redirect(self.overview_url(customer.merged_into))
-        overview = selectors.customer_overview(customer)
+        overview = customer_overview(customer)
         user = request.user
         action_forms = [
             (name, action.label, action.form(customer=customer), user.has_perm(action.permission))

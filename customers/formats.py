@@ -30,6 +30,7 @@ from crm.models import Organization
 from crm.parsing import parse_boolean, parse_date, parse_integer
 from loyalty.models import Program, StampCard
 
+from .fields import FILE_FIELDS, Kind
 from .inputs import (
     ChannelInput,
     CustomerInput,
@@ -39,26 +40,7 @@ from .inputs import (
 )
 
 FORMATS = ("csv", "jsonl", "capillary", "jericommerce", "voucherify")
-PROFILE_COLUMNS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "birthday",
-    "external_id",
-    "email_verified",
-    "address_line1",
-    "address_line2",
-    "city",
-    "state",
-    "postal_code",
-    "country",
-    "description",
-    "loyalty_type",
-    "status",
-    "status_label",
-    "store",
-)
+PROFILE_COLUMNS = tuple(profile.name for profile in FILE_FIELDS)
 CSV_COLUMNS = (
     *PROFILE_COLUMNS,
     "source",
@@ -299,18 +281,15 @@ def csv_input(
     """What a CSV row sets (its non-empty cells), and the points and stamps it carries over."""
     data = CustomerInput()
     balances: dict[int, int] = {}
-    for name in PROFILE_COLUMNS:
-        value = row.get(name, "")
+    for profile in FILE_FIELDS:
+        value = row.get(profile.name, "")
         if not value:
             continue
-        if name == "email_verified":
-            data.email_verified = parse_boolean(value, field=name)
-        elif name == "birthday":
-            data.birthday = parse_date(value, field=name)
-        elif name == "store":
-            data.store_code = value
-        else:
-            setattr(data, name, value)
+        if profile.kind is Kind.FLAG:
+            value = parse_boolean(value, field=profile.name)
+        elif profile.kind is Kind.DATE:
+            value = parse_date(value, field=profile.name)
+        setattr(data, profile.input_name, value)
     extended = {k[len(EXTENDED_PREFIX) :]: v for k, v in row.items() if k.startswith("ext.") and v}
     custom = {k[len(CUSTOM_PREFIX) :]: v for k, v in row.items() if k.startswith("custom.") and v}
     if extended:
@@ -661,9 +640,9 @@ def _cell(value: Any) -> str:
 
 
 def csv_rows(document: dict, extended: list[str], custom: list[str]) -> list[list[str]]:
-    """A customer (as selectors.export_documents gives it) as CSV rows that import back to the
-    same customer: one row, and one more for each further enrolment or card (the same customer,
-    updated in file order)."""
+    """A customer (as customers.membership.documents.export_documents gives it) as CSV rows that
+    import back to the same customer: one row, and one more for each further enrolment or card
+    (the same customer, updated in file order)."""
     accounts = document["source_accounts"] or []
     first = accounts[0] if accounts else None
     identifiers = []
@@ -684,24 +663,7 @@ def csv_rows(document: dict, extended: list[str], custom: list[str]) -> list[lis
             f"{channel['type']}:{channel['value']}" + (f"[{'|'.join(flags)}]" if flags else "")
         )
     base = [
-        document["first_name"],
-        document["last_name"],
-        document["email"] or "",
-        document["phone"] or "",
-        document["birthday"] or "",
-        document["external_id"] or "",
-        _cell(document["email_verified"]),
-        document["address_line1"],
-        document["address_line2"],
-        document["city"],
-        document["state"],
-        document["postal_code"],
-        document["country"],
-        document["description"],
-        document["loyalty_type"],
-        document["status"],
-        document["status_label"] or "",
-        document["store"] or "",
+        *(_cell(document[profile.name]) for profile in FILE_FIELDS),
         first["source"] if first else "",
         first["account_id"] if first else "",
         ";".join(identifiers),

@@ -5,8 +5,9 @@ from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from crm.api.fields import MAX_ID, DateField, DateTimeField, id_field, one_of
-from crm.api.rendering import as_row, iso, iso_date
+from crm.api.rendering import RenderedSerializer
 from crm.api.serializers import InputSerializer
+from customers.fields import CUSTOMER_FIELDS, CustomerField, Kind
 from customers.inputs import (
     ChannelInput,
     CustomerInput,
@@ -16,6 +17,7 @@ from customers.inputs import (
 )
 from customers.models import (
     ChannelType,
+    Customer,
     CustomerStatus,
     ExtendedFieldScope,
     ExtendedFieldType,
@@ -207,44 +209,62 @@ class BatchSerializer(InputSerializer):
 # --- output ------------------------------------------------------------------------------------
 
 
-class AddressSerializer(serializers.Serializer):
-    line_1 = serializers.CharField(source="address_line1")
-    line_2 = serializers.CharField(source="address_line2")
-    city = serializers.CharField()
-    state = serializers.CharField()
-    postal_code = serializers.CharField()
-    country = serializers.CharField()
+OUTPUT_FIELDS = {
+    Kind.TEXT: serializers.CharField,
+    Kind.OPTIONAL_TEXT: serializers.CharField,
+    Kind.REFERENCE: serializers.CharField,
+    Kind.FLAG: serializers.BooleanField,
+    Kind.DATE: serializers.DateField,
+    Kind.JSON: serializers.DictField,
+}
+NULLABLE_KINDS = {Kind.OPTIONAL_TEXT, Kind.REFERENCE, Kind.DATE}
 
 
-class CustomerSummarySerializer(serializers.Serializer):
-    id = serializers.CharField(source="public_id")
-    first_name = serializers.CharField()
-    last_name = serializers.CharField()
-    email = serializers.CharField(allow_null=True)
-    phone = serializers.CharField(allow_null=True)
-    external_id = serializers.CharField(allow_null=True)
-    loyalty_type = serializers.ChoiceField(LoyaltyType.choices)
-    status = serializers.ChoiceField(CustomerStatus.choices)
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+def api_field(field: CustomerField) -> serializers.Field:
+    """The output field of a customer field, read from the customer document."""
+    options = {} if field.api_name == field.name else {"source": field.name}
+    if field.kind is Kind.CHOICE:
+        choices = Customer._meta.get_field(field.model_field).choices
+        return serializers.ChoiceField(choices, **options)
+    if field.kind in NULLABLE_KINDS:
+        options["allow_null"] = True
+    return OUTPUT_FIELDS[field.kind](**options)
 
-    def to_representation(self, customer):
-        row = as_row(customer)
+
+ADDRESS_FIELDS = [field for field in CUSTOMER_FIELDS if field.api_group == "address"]
+
+
+class AddressSerializer(RenderedSerializer):
+    def get_fields(self):
+        return {field.api_name: api_field(field) for field in ADDRESS_FIELDS}
+
+
+# The customer objects' groups of fields, each one object under its name.
+API_GROUPS = {"address": AddressSerializer}
+
+
+def api_fields(fields: list[CustomerField]) -> dict[str, serializers.Field]:
+    """The output fields of customer `fields`, a group's in one nested object."""
+    declared: dict[str, serializers.Field] = {}
+    for field in fields:
+        if field.api_group:
+            declared.setdefault(field.api_group, API_GROUPS[field.api_group](source="*"))
+        else:
+            declared[field.api_name] = api_field(field)
+    return declared
+
+
+class CustomerSummarySerializer(RenderedSerializer):
+    def get_fields(self):
         return {
-            "id": row["public_id"],
-            "first_name": row["first_name"],
-            "last_name": row["last_name"],
-            "email": row["email"],
-            "phone": row["phone"],
-            "external_id": row["external_id"],
-            "loyalty_type": row["loyalty_type"],
-            "status": row["status"],
-            "created_at": iso(row["created_at"]),
-            "updated_at": iso(row["updated_at"]),
+            "id": serializers.CharField(source="public_id"),
+            **api_fields([field for field in CUSTOMER_FIELDS if field.summary]),
+            "created_at": serializers.DateTimeField(),
+            "updated_at": serializers.DateTimeField(),
         }
 
 
-class IdentifierSerializer(serializers.Serializer):
+class IdentifierSerializer(RenderedSerializer):
     id = serializers.IntegerField()
     source = serializers.CharField()
     account_id = serializers.CharField()
@@ -254,47 +274,23 @@ class IdentifierSerializer(serializers.Serializer):
     status_label = serializers.CharField()
     extended_fields = serializers.DictField()
 
-    def to_representation(self, identifier):
-        row = as_row(identifier)
-        return {
-            "id": row["id"],
-            "source": row["source"],
-            "account_id": row["account_id"],
-            "type": row["type"],
-            "value": row["value"],
-            "series_id": row["series_id"],
-            "status_label": row["status_label"],
-            "extended_fields": row["extended_fields"],
-        }
 
-
-class SourceAccountSerializer(serializers.Serializer):
+class SourceAccountSerializer(RenderedSerializer):
     source = serializers.CharField()
     account_id = serializers.CharField()
     first_name = serializers.CharField()
     last_name = serializers.CharField()
     custom_fields = serializers.DictField()
-    identifiers = IdentifierSerializer(many=True, source="identifiers.all")
-
-    def to_representation(self, account):
-        render = IdentifierSerializer().to_representation
-        return {
-            "source": account["source"],
-            "account_id": account["account_id"],
-            "first_name": account["first_name"],
-            "last_name": account["last_name"],
-            "custom_fields": account["custom_fields"],
-            "identifiers": [render(identifier) for identifier in account["identifiers"]],
-        }
+    identifiers = IdentifierSerializer(many=True)
 
 
-class ChannelMetaOutputSerializer(serializers.Serializer):
+class ChannelMetaOutputSerializer(RenderedSerializer):
     residence = serializers.BooleanField()
     office = serializers.BooleanField()
     last_viewed_at = serializers.DateTimeField(allow_null=True)
 
 
-class ChannelSerializer(serializers.Serializer):
+class ChannelSerializer(RenderedSerializer):
     id = serializers.IntegerField()
     type = serializers.CharField()
     value = serializers.CharField()
@@ -303,76 +299,18 @@ class ChannelSerializer(serializers.Serializer):
     subscribed = serializers.BooleanField()
     meta = ChannelMetaOutputSerializer(source="*")
 
-    def to_representation(self, channel):
-        row = as_row(channel)
-        return {
-            "id": row["id"],
-            "type": row["type"],
-            "value": row["value"],
-            "primary": row["primary"],
-            "verified": row["verified"],
-            "subscribed": row["subscribed"],
-            "meta": {
-                "residence": row["residence"],
-                "office": row["office"],
-                "last_viewed_at": iso(row["last_viewed_at"]),
-            },
-        }
-
 
 class CustomerSerializer(CustomerSummarySerializer):
     """The whole customer: what a single customer view shows. Renders a customer document."""
 
-    email_verified = serializers.BooleanField()
-    birthday = serializers.DateField(allow_null=True)
-    address = AddressSerializer(source="*")
-    description = serializers.CharField()
-    status_label = serializers.CharField(allow_null=True)
-    store = serializers.CharField(allow_null=True)
-    referral_code = serializers.CharField()
-    referred_by = serializers.CharField(allow_null=True)
-    custom_fields = serializers.DictField()
-    extended_fields = serializers.DictField()
-    source_accounts = SourceAccountSerializer(many=True)
-    channels = ChannelSerializer(many=True)
-    enrollments = EnrollmentSerializer(many=True)
-    cards = CardSerializer(many=True)
-
-    def to_representation(self, document):
-        account, channel = SourceAccountSerializer(), ChannelSerializer()
-        enrollment, card = EnrollmentSerializer(), CardSerializer()
+    def get_fields(self):
         return {
-            "id": document["public_id"],
-            "first_name": document["first_name"],
-            "last_name": document["last_name"],
-            "email": document["email"],
-            "phone": document["phone"],
-            "external_id": document["external_id"],
-            "loyalty_type": document["loyalty_type"],
-            "status": document["status"],
-            "created_at": iso(document["created_at"]),
-            "updated_at": iso(document["updated_at"]),
-            "email_verified": document["email_verified"],
-            "birthday": iso_date(document["birthday"]),
-            "address": {
-                "line_1": document["address_line1"],
-                "line_2": document["address_line2"],
-                "city": document["city"],
-                "state": document["state"],
-                "postal_code": document["postal_code"],
-                "country": document["country"],
-            },
-            "description": document["description"],
-            "status_label": document["status_label"],
-            "store": document["store"],
-            "referral_code": document["referral_code"],
-            "referred_by": document["referred_by"],
-            "custom_fields": document["custom_fields"],
-            "extended_fields": document["extended_fields"],
-            "source_accounts": [account.to_representation(a) for a in document["source_accounts"]],
-            "channels": [channel.to_representation(c) for c in document["channels"]],
-            "enrollments": [enrollment.to_representation(e) for e in document["enrollments"]],
-            "cards": [card.to_representation(c) for c in document["cards"]],
+            **super().get_fields(),
+            **api_fields([field for field in CUSTOMER_FIELDS if not field.summary]),
+            "source_accounts": SourceAccountSerializer(many=True),
+            "channels": ChannelSerializer(many=True),
+            "enrollments": EnrollmentSerializer(many=True),
+            "cards": CardSerializer(many=True),
         }
 
 

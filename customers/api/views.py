@@ -18,7 +18,9 @@ from customers import selectors
 from customers.inputs import ChannelInput
 from customers.membership import registration
 from customers.membership.batch import ItemOutcome, customers_upsert_many
+from customers.membership.documents import customer_document
 from customers.membership.enrolment import MembershipResult
+from customers.membership.search import customer_search
 from customers.membership.update import customer_update
 from customers.models import (
     CommChannel,
@@ -88,7 +90,7 @@ class CustomerFilter(filters.FilterSet):
 
     def filter_search(self, queryset, name, value):
         organization = request_organization(self.request)
-        return selectors.customer_search(queryset, organization=organization, text=value)
+        return customer_search(queryset, organization=organization, text=value)
 
     def filter_source(self, queryset, name, value):
         accounts = SourceAccount.objects.filter(customer=OuterRef("pk"), source=value)
@@ -106,7 +108,7 @@ class CustomerFilter(filters.FilterSet):
 
 
 def customer_body(organization, public_id: str) -> dict:
-    document = selectors.customer_document(organization=organization, public_id=public_id)
+    document = customer_document(organization=organization, public_id=public_id)
     if document is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No such customer.", field="customer")
     return document

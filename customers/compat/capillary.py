@@ -25,6 +25,7 @@ from customers.inputs import (
     IdentifierInput,
     SourceAccountInput,
 )
+from customers.membership.documents import customer_document
 from customers.membership.enrolment import MembershipResult
 from customers.membership.registration import customer_register
 from customers.membership.update import customer_update
@@ -376,9 +377,7 @@ class CustomersView(VendorView):
 
     def get(self, request, customer_id=None):
         customer = self.customer(customer_id or request.query_params.get("customerId"))
-        document = selectors.customer_document(
-            organization=self.organization, public_id=customer.public_id
-        )
+        document = customer_document(organization=self.organization, public_id=customer.public_id)
         return Response(render_customer(document))
 
 

@@ -25,9 +25,9 @@ from crm.api.rendering import iso
 from crm.errors import DomainError, ErrorCode
 from crm.models import Store
 from crm.parsing import MAX_BIGINT, parse_boolean, parse_date, parse_id, parse_integer
-from customers import selectors
 from customers.inputs import UNSET, CustomerInput
 from customers.membership.registration import customer_register
+from customers.membership.search import customer_search
 from customers.membership.update import customer_update
 from customers.models import Customer
 from loyalty import services as loyalty_services
@@ -230,7 +230,7 @@ class CustomersView(LealView):
         )
         customers = store_customers(self.store)
         if params.get("search", "").strip():
-            customers = selectors.customer_search(
+            customers = customer_search(
                 customers, organization=self.organization, text=params["search"]
             )
         count = customers.count()

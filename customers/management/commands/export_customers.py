@@ -13,6 +13,8 @@ from crm.models import Organization
 from crm.parsing import parse_date
 from customers import formats, selectors
 from customers.api.serializers import CustomerSerializer
+from customers.membership.documents import customer_documents, export_documents
+from customers.membership.search import customer_search
 from customers.models import Customer, CustomerStatus, Source
 
 
@@ -62,9 +64,7 @@ class Command(BaseCommand):
                 count = self.write_csv(out, organization, customers)
             else:
                 render = CustomerSerializer().to_representation
-                documents = selectors.customer_documents(
-                    organization=organization, customers=customers
-                )
+                documents = customer_documents(organization=organization, customers=customers)
                 for document in documents:
                     out.write(json.dumps(render(document), ensure_ascii=False) + "\n")
                     count += 1
@@ -102,7 +102,7 @@ class Command(BaseCommand):
             return None
         customers = Customer.objects.filter(organization=organization, **filters)
         if options["search"]:
-            customers = selectors.customer_search(
+            customers = customer_search(
                 customers, organization=organization, text=options["search"]
             )
         return customers
@@ -116,7 +116,7 @@ class Command(BaseCommand):
         writer = csv.writer(out)
         writer.writerow(formats.csv_export_header(extended, custom))
         count = 0
-        documents = selectors.export_documents(organization=organization, customers=customers)
+        documents = export_documents(organization=organization, customers=customers)
         for document in documents:
             writer.writerows(formats.csv_rows(document, extended, custom))
             count += 1
