@@ -7,7 +7,7 @@ Each vendor is a package beside this module (capillary/, jericommerce/, leal/, v
     rendering.py  the services' results and errors -> its wire format
     views.py      each handler: parse -> one service call -> render; nothing else
     urls.py       its routes, mounted under /compat/<vendor>/ by ./urls.py
-    fixtures/     the example bodies of its document in ../shared/seeds, copied verbatim
+    fixtures/     the examples of its document in ../shared/seeds, copied from it, not retyped
 
 A vendor's views subclass `VendorView`, naming its `authentication_classes` and answering
 `error()` in its shape. `VendorView` gives them, as on the native API, the organization and actor
