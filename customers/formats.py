@@ -559,7 +559,7 @@ def _native(record: Record, value: Any) -> None:
 
 
 def _capillary(record: Record, value: Any) -> None:
-    from .compat.capillary import Parsed
+    from .compat.capillary.parsing import Parsed
 
     parsed = Parsed()
     try:
@@ -569,7 +569,7 @@ def _capillary(record: Record, value: Any) -> None:
 
 
 def _jericommerce(record: Record, value: Any, program_id: int | None) -> None:
-    from .compat.jericommerce import item_input
+    from .compat.jericommerce.parsing import item_input
 
     email, record.data = item_input(value)
     record.match_by = {"email": email}
@@ -578,7 +578,7 @@ def _jericommerce(record: Record, value: Any, program_id: int | None) -> None:
 
 
 def _voucherify(record: Record, value: Any) -> None:
-    from .compat.voucherify import customer_input
+    from .compat.voucherify.parsing import customer_input
 
     record.data = customer_input(_object(value))  # their "id" is theirs: source_id is the key
     record.match_by = {"external_id": record.data.external_id or None}
@@ -588,7 +588,7 @@ LOADERS = {"jsonl": _native, "capillary": _capillary, "voucherify": _voucherify}
 
 
 def _capillary_name(record: Record, name: str) -> str:
-    from .compat.capillary import Parsed
+    from .compat.capillary.parsing import Parsed
 
     parsed = Parsed()
     parsed.channel_paths = record.channel_paths
@@ -596,13 +596,13 @@ def _capillary_name(record: Record, name: str) -> str:
 
 
 def _jericommerce_name(record: Record, name: str) -> str:
-    from .compat.jericommerce import PAYLOAD_FIELDS
+    from .compat.jericommerce.parsing import PAYLOAD_FIELDS
 
     return PAYLOAD_FIELDS.get(name, name)
 
 
 def _voucherify_name(record: Record, name: str) -> str:
-    from .compat.voucherify import FIELD_NAMES
+    from .compat.voucherify.parsing import FIELD_NAMES
 
     return FIELD_NAMES.get(name, name)
 

@@ -1,18 +1,24 @@
-"""What the vendor-compatible APIs share: authenticating with the organization's API keys in
-each vendor's fashion, answering every error in the vendor's own shape, the rate limit, and one
-transaction per write with its Idempotency-Key, as on the native API.
+"""The one interface every vendor door sits on: a `VendorView` per vendor.
 
-An adapter parses the vendor's request into the services' inputs, calls the services and
-renders their results in the vendor's shape. No rule lives in an adapter.
+Each vendor is a package beside this module (capillary/, jericommerce/, leal/, voucherify/):
+
+    auth.py       how its clients authenticate (the Bearer scheme is shared: ../authentication.py)
+    parsing.py    its wire format -> the services' inputs (raises DomainError naming our field)
+    rendering.py  the services' results and errors -> its wire format
+    views.py      each handler: parse -> one service call -> render; nothing else
+    urls.py       its routes, mounted under /compat/<vendor>/ by ./urls.py
+    fixtures/     the examples of its document in ../shared/seeds, copied from it, not retyped
+
+A vendor's views subclass `VendorView`, naming its `authentication_classes` and answering
+`error()` in its shape. `VendorView` gives them, as on the native API, the organization and actor
+of the API key, the rate limit, the request guards, one transaction per write with its
+Idempotency-Key, and every exception answered through `error()`. No rule lives in a door.
 """
 
-import base64
-import binascii
 import logging
 
 from django.http import Http404
 from rest_framework import exceptions
-from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -20,7 +26,7 @@ from rest_framework.views import APIView
 
 from crm.actors import Actor
 from crm.api import idempotency
-from crm.api.authentication import client_for_key, request_actor, request_organization
+from crm.api.authentication import request_actor, request_organization
 from crm.api.guards import GuardedRequests, as_api_exception
 from crm.api.problems import domain_status, field_errors
 from crm.api.throttling import OrganizationRateThrottle
@@ -29,48 +35,6 @@ from crm.models import Organization
 from crm.parsing import parse_id
 
 logger = logging.getLogger(__name__)
-
-
-def authorization(request) -> tuple[str, str]:
-    """The scheme (lower-case) and credentials of the Authorization header; ("", "") if none."""
-    try:
-        header = get_authorization_header(request).decode()
-    except UnicodeDecodeError:
-        raise exceptions.AuthenticationFailed(
-            "The Authorization header is not valid text."
-        ) from None
-    scheme, _, credentials = header.strip().partition(" ")
-    return scheme.lower(), credentials.strip()
-
-
-class BearerKey(BaseAuthentication):
-    """`Authorization: Bearer <key>`."""
-
-    def authenticate(self, request):
-        scheme, credentials = authorization(request)
-        if scheme != "bearer" or not credentials:
-            return None
-        return client_for_key(credentials)
-
-    def authenticate_header(self, request):
-        return 'Bearer realm="api"'
-
-
-class BasicPasswordKey(BaseAuthentication):
-    """HTTP Basic with any user name and the API key as the password."""
-
-    def authenticate(self, request):
-        scheme, credentials = authorization(request)
-        if scheme != "basic" or not credentials:
-            return None
-        try:
-            _, _, password = base64.b64decode(credentials, validate=True).decode().partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            raise exceptions.AuthenticationFailed("Malformed Basic credentials.") from None
-        return client_for_key(password)
-
-    def authenticate_header(self, request):
-        return 'Basic realm="api"'
 
 
 def path_id(value: str, *, field: str, message: str) -> int:

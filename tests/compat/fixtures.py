@@ -1,17 +1,24 @@
-"""The example bodies of the vendor documents in ../shared/seeds, as copied into fixtures/."""
+"""The recorded examples of the vendor documents in ../shared/seeds, kept beside each vendor's
+package in customers/compat/<vendor>/fixtures/."""
 
 import json
 from pathlib import Path
 
-FIXTURES = Path(__file__).parent / "fixtures"
+import customers.compat
+
+PACKAGES = Path(customers.compat.__file__).parent
+
+
+def fixtures(vendor: str) -> Path:
+    return PACKAGES / vendor / "fixtures"
 
 
 def load(vendor: str, name: str):
-    return json.loads((FIXTURES / vendor / name).read_text())
+    return json.loads((fixtures(vendor) / name).read_text())
 
 
 def examples(vendor: str, pattern: str) -> list[str]:
-    return sorted(path.name for path in (FIXTURES / vendor).glob(pattern))
+    return sorted(path.name for path in fixtures(vendor).glob(pattern))
 
 
 def same_shape(ours, documented, path="") -> list[str]:

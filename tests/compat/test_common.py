@@ -12,7 +12,8 @@ from tests.crm.factories import StoreFactory
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import CustomerCardFactory, ProgramFactory
 
-ADAPTERS = sorted(Path(customers.compat.__file__).parent.glob("*.py"))
+COMPAT = Path(customers.compat.__file__).parent
+ADAPTERS = sorted(COMPAT.rglob("*.py"))
 MODEL_WRITES = {
     "save",
     "create",
@@ -25,11 +26,11 @@ MODEL_WRITES = {
 }
 
 
-@pytest.mark.parametrize("module", ADAPTERS, ids=lambda path: path.name)
+@pytest.mark.parametrize("module", ADAPTERS, ids=lambda path: str(path.relative_to(COMPAT)))
 def test_adapters_write_nothing_themselves(module):
     """Writes go through the services; an adapter parses, calls and renders."""
     writes = [
-        f"{module.name}:{node.lineno} .{node.func.attr}()"
+        f"{module.relative_to(COMPAT)}:{node.lineno} .{node.func.attr}()"
         for node in ast.walk(ast.parse(module.read_text()))
         if isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)

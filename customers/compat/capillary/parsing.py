@@ -1,22 +1,11 @@
-"""Capillary's customer API (v2): register, update and read customers.
-
-    POST /v2/customers                      register (profiles per source, enrolments, …)
-    PUT  /v2/customers/{customerId}         update, also as PUT /v2/customers?customerId=…
-    GET  /v2/customers/{customerId}
-
-Authentication: HTTP Basic (any user name, the API key as password) or a Bearer key. The
-USER-CONTEXT-ENTITY-* headers are recorded with every change. Mapping: docs/compat/capillary.md.
-"""
+"""A Capillary request as the services' inputs, and our field names in Capillary's words."""
 
 import re
 from datetime import datetime
 from typing import Any
 
-from rest_framework.response import Response
-
 from crm.errors import DomainError, ErrorCode
 from crm.parsing import parse_boolean, parse_datetime
-from customers import selectors
 from customers.inputs import (
     UNSET,
     ChannelInput,
@@ -25,25 +14,9 @@ from customers.inputs import (
     IdentifierInput,
     SourceAccountInput,
 )
-from customers.membership.documents import customer_document
-from customers.membership.enrolment import MembershipResult
-from customers.membership.registration import customer_register
-from customers.membership.update import customer_update
-from customers.models import MULTI_ACCOUNT_SOURCES, Customer
-from customers.services.registration import DEFAULT_STATUS_LABEL_NOT_SET, SOURCE_ACCOUNT_ADDED
-from loyalty.side_effects import CouponIssued, PointsAwarded
-
-from .base import BasicPasswordKey, BearerKey, VendorView, path_id
+from customers.models import MULTI_ACCOUNT_SOURCES
 
 NAME_LIMIT = 100  # longer names are cut, as Capillary does
-ERROR_CODES = {
-    ErrorCode.SOURCE_INVALID: 3217,  # Source is invalid.
-    ErrorCode.CUSTOMER_EXISTS_FOR_SOURCE: 8006,  # Customer already exists for same source.
-}
-WARNING_CODES = {
-    DEFAULT_STATUS_LABEL_NOT_SET: 8107,  # Default customer status label not set
-    SOURCE_ACCOUNT_ADDED: 8108,  # ours: the identifiers belonged to a customer of another source
-}
 
 
 def _bad(field: str, message: str) -> DomainError:
@@ -263,197 +236,21 @@ FIELD_NAMES = [
 ]
 
 
-def side_effects(effects: list, customer: Customer) -> list[dict]:
-    """The points and coupons this customer received, as Capillary's `sideEffects`."""
-    rendered = []
-    for effect in effects:
-        if isinstance(effect, PointsAwarded) and effect.customer_id == customer.public_id:
-            rendered.append(
-                {
-                    "entityType": "USER",
-                    "rawAwardedPoints": float(effect.points),
-                    "awardedPoints": effect.points,
-                    "type": "points",
-                }
-            )
-        elif isinstance(effect, CouponIssued):
-            rendered.append(
-                {
-                    "id": effect.coupon_id,
-                    "entityType": "USER",
-                    "couponType": "PE",
-                    "couponCode": effect.code,
-                    "validTill": (
-                        effect.valid_till.strftime("%Y-%m-%dT%H:%M:%SZ")
-                        if effect.valid_till
-                        else None
-                    ),
-                    "description": effect.description,
-                    "discountCode": effect.discount_code,
-                    "trimmedCouponCode": effect.code,
-                    "type": "coupon",
-                }
-            )
-    return rendered
-
-
-def warnings(result: MembershipResult) -> list[dict]:
-    return [
-        {"status": False, "code": WARNING_CODES.get(w.code, 8100), "message": w.message}
-        for w in result.warnings
-    ]
-
-
-class CustomersView(VendorView):
-    authentication_classes = [BasicPasswordKey, BearerKey]
-
-    def error(self, status, code, message, field=None):
-        numeric = ERROR_CODES.get(code, code if isinstance(code, int) else status)
-        body = {"status": False, "code": numeric, "message": message}
-        if field:
-            body["field"] = self.parsed.vendor_field(field) if hasattr(self, "parsed") else field
-        if isinstance(code, str):
-            body["reason"] = code
-        return Response({"warnings": [], "errors": [body]}, status=status)
-
-    def customer(self, customer_id: str | None) -> Customer:
-        pk = path_id(customer_id or "", field="customerId", message="Customer not found.")
-        customer = selectors.customer_get(organization=self.organization, pk=pk)
-        if customer is None:
-            raise DomainError(ErrorCode.NOT_FOUND, "Customer not found.", field="customerId")
-        return customer
-
-    def post(self, request, customer_id=None):
-        if customer_id is not None:
-            return self.error(405, 405, "Register customers with POST /v2/customers.")
-        self.parsed = Parsed()
-        result = customer_register(
-            organization=self.organization,
-            data=self.parsed.registration(request.data),
-            actor=self.actor,
+def update_target(params) -> tuple[str, str]:
+    """The source and account whose profile an update changes."""
+    source = (params.get("source") or "").upper()
+    account_id = params.get("accountId") or ""
+    if not source:
+        raise DomainError(ErrorCode.REQUIRED, "Give the source to update in.", field="source")
+    if source in MULTI_ACCOUNT_SOURCES and not account_id:
+        raise DomainError(
+            ErrorCode.REQUIRED,
+            f"{source} has several accounts: give the accountId.",
+            field="accountId",
         )
-        return Response(
-            {
-                "createdId": result.customer.pk,
-                "warnings": warnings(result),
-                "sideEffects": side_effects(result.side_effects, result.customer),
-            }
-        )
-
-    def put(self, request, customer_id=None):
-        customer = self.customer(customer_id or request.query_params.get("customerId"))
-        source = (request.query_params.get("source") or "").upper()
-        account_id = request.query_params.get("accountId") or ""
-        if not source:
-            raise DomainError(ErrorCode.REQUIRED, "Give the source to update in.", field="source")
-        if source in MULTI_ACCOUNT_SOURCES and not account_id:
-            raise DomainError(
-                ErrorCode.REQUIRED,
-                f"{source} has several accounts: give the accountId.",
-                field="accountId",
-            )
-        if not customer.source_accounts.filter(source=source, account_id=account_id).exists():
-            raise DomainError(
-                ErrorCode.NOT_FOUND,
-                "The customer has no profile in this source and account.",
-                field="source",
-            )
-        use_async = request.query_params.get("use_async") or False
-        in_background = parse_boolean(use_async, field="use_async")
-        self.parsed = Parsed()
-        result = customer_update(
-            customer=customer,
-            data=self.parsed.changes(request.data, source, account_id),
-            actor=self.actor,
-            loyalty_in_background=in_background,
-        )
-        return Response(
-            {
-                "customerId": customer.pk,
-                "warnings": warnings(result),
-                "sideEffects": [] if in_background else side_effects(result.side_effects, customer),
-            }
-        )
-
-    def get(self, request, customer_id=None):
-        customer = self.customer(customer_id or request.query_params.get("customerId"))
-        document = customer_document(organization=self.organization, public_id=customer.public_id)
-        return Response(render_customer(document))
+    return source, account_id
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
-def render_customer(document: dict) -> dict:
-    """A customer in the shape a registration is sent in, with what the CRM keeps besides."""
-    channels = [
-        {
-            "type": channel["type"],
-            "value": channel["value"],
-            "primary": channel["primary"],
-            "verified": channel["verified"],
-            "subscribed": channel["subscribed"],
-            "meta": {
-                "residence": channel["residence"],
-                "office": channel["office"],
-                "lastViewedDate": _iso(channel["last_viewed_at"]),
-            },
-        }
-        for channel in document["channels"]
-    ]
-    profiles = [
-        {
-            "firstName": account["first_name"] or document["first_name"],
-            "lastName": account["last_name"] or document["last_name"],
-            "source": account["source"],
-            "accountId": account["account_id"],
-            "identifiers": [
-                {
-                    "type": identifier["type"],
-                    "value": identifier["value"],
-                    **(
-                        {"seriesId": identifier["series_id"]}
-                        if identifier["series_id"] is not None
-                        else {}
-                    ),
-                    **(
-                        {"statusLabel": identifier["status_label"]}
-                        if identifier["status_label"]
-                        else {}
-                    ),
-                }
-                for identifier in account["identifiers"]
-            ],
-            # Channels belong to the customer; they are shown with its first profile.
-            "commChannels": channels if index == 0 else [],
-            "fields": account["custom_fields"],
-        }
-        for index, account in enumerate(document["source_accounts"])
-    ]
-    return {
-        "id": document["id"],
-        "firstName": document["first_name"],
-        "lastName": document["last_name"],
-        "profiles": profiles,
-        "loyaltyInfo": {"loyaltyType": document["loyalty_type"]},
-        "extendedFields": document["extended_fields"],
-        "fields": document["custom_fields"],
-        "statusLabel": document["status_label"],
-        "status": document["status"],
-        "associatedWith": document["store"],
-        "referralCode": document["referral_code"],
-        "loyaltyProgramEnrollments": [
-            {
-                "programId": enrollment["program_id"],
-                "programName": enrollment["program_name"],
-                "tierNumber": enrollment["tier_number"],
-                "tierName": enrollment["tier_name"],
-                "tierExpiryDate": _iso(enrollment["tier_expires_at"]),
-                "loyaltyPoints": enrollment["points_balance"],
-            }
-            for enrollment in document["enrollments"]
-        ],
-        "createdOn": _iso(document["created_at"]),
-        "updatedOn": _iso(document["updated_at"]),
-    }
+def in_background(params) -> bool:
+    """Whether the update's loyalty work may follow in the background (`use_async`)."""
+    return parse_boolean(params.get("use_async") or False, field="use_async")

@@ -6,8 +6,8 @@ from rest_framework.test import APIClient
 
 from customers.models import Customer
 from loyalty.models import Coupon, CouponSeries
-from tests.compat import voucherify_schema
 from tests.compat.fixtures import load, same_shape
+from tests.compat.voucherify import schema as voucherify_schema
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import EnrollmentFactory, ProgramFactory, TierFactory
 
