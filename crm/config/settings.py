@@ -13,7 +13,7 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = Path(os.environ.get("CRM_VAR_DIR", BASE_DIR / "var"))
 
 
@@ -93,9 +93,9 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "crm.urls"
-WSGI_APPLICATION = "crm.wsgi.application"
-ASGI_APPLICATION = "crm.asgi.application"
+ROOT_URLCONF = "crm.config.urls"
+WSGI_APPLICATION = "crm.config.wsgi.application"
+ASGI_APPLICATION = "crm.config.asgi.application"
 AUTH_USER_MODEL = "crm.User"
 
 TEMPLATES = [
@@ -205,8 +205,9 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Background work (crm/celery.py, crm/background.py). Inline, jobs run in the web process once the
-# request's transaction commits; otherwise they go through the broker at REDIS_URL to a worker.
+# Background work (crm/config/celery.py, crm/background.py). Inline, jobs run in the web process
+# once the request's transaction commits; otherwise they go through the broker at REDIS_URL to a
+# worker.
 BACKGROUND_INLINE = env_bool("BACKGROUND_INLINE", default=DEBUG or not REDIS_URL)
 if not BACKGROUND_INLINE and not REDIS_URL:
     raise ImproperlyConfigured("BACKGROUND_INLINE=0 needs a broker: set REDIS_URL")
