@@ -13,20 +13,30 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from crm.errors import DomainError
+from crm.parsing import parse_boolean
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = Path(os.environ.get("CRM_VAR_DIR", BASE_DIR / "var"))
+
+
+# The words of environment switches (README, "Configuration"): on/off, not the doors' y/n.
+ENV_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+ENV_FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 
 def env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), not {raw!r}")
+    try:
+        return parse_boolean(
+            raw, field=name, true_words=ENV_TRUE_WORDS, false_words=ENV_FALSE_WORDS
+        )
+    except DomainError:
+        raise ImproperlyConfigured(
+            f"{name} must be a boolean (1/0, true/false), not {raw!r}"
+        ) from None
 
 
 def env_list(name: str, default: str) -> list[str]:
