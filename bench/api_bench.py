@@ -89,7 +89,7 @@ def start_server() -> subprocess.Popen:
             sys.executable,
             "-m",
             "gunicorn",
-            "crm.wsgi:application",
+            "crm.config.wsgi:application",
             "--workers",
             "2",
             "--bind",

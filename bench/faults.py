@@ -65,7 +65,7 @@ def create_database(url: str) -> None:
 
 
 def setup(customers: int) -> dict:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.config.settings")
     django.setup()
     from bench.dataset import organization_for_bench, organization_with_customers
     from loyalty.models import CustomerCard, Enrollment
@@ -89,7 +89,7 @@ class Server:
         self.log = open(log_dir / f"gunicorn-{name}.log", "w")  # noqa: SIM115 - closed in stop()
         env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "crm.settings",
+            "DJANGO_SETTINGS_MODULE": "crm.config.settings",
             "DEBUG": "0",
             "SECURE_SSL_REDIRECT": "0",
             "ALLOWED_HOSTS": "127.0.0.1",
@@ -102,7 +102,7 @@ class Server:
                 sys.executable,
                 "-m",
                 "gunicorn",
-                "crm.wsgi:application",
+                "crm.config.wsgi:application",
                 "--workers",
                 "2",
                 "--bind",

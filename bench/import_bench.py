@@ -278,7 +278,7 @@ def main() -> None:
     env = {**os.environ, "DATABASE_URL": url, "DEBUG": "0", "SECRET_KEY": "bench" * 10}
     env["ALLOWED_HOSTS"] = "localhost"
     os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.config.settings")
     import django
 
     django.setup()

@@ -1,7 +1,7 @@
 from django.http import JsonResponse
 from django.urls import path
 
-from crm.urls import urlpatterns as product_urlpatterns
+from crm.config.urls import urlpatterns as product_urlpatterns
 from customers.models import Customer
 
 

@@ -16,13 +16,12 @@ from datetime import timedelta
 
 import kombu.exceptions
 import redis
-from celery import shared_task
+from celery import current_app, shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from crm.celery import app
 from crm.models import PendingJob
 from crm.outages import Outage
 
@@ -91,7 +90,9 @@ def _send_after_commit(job: PendingJob) -> None:
 
 def _publish(job: PendingJob) -> bool:
     try:
-        app.send_task(job.task, args=job.args, retry=True, retry_policy=PUBLISH_RETRY_POLICY)
+        current_app.send_task(
+            job.task, args=job.args, retry=True, retry_policy=PUBLISH_RETRY_POLICY
+        )
     except PUBLISH_ERRORS as error:
         broker_outage.failed(error)
         PendingJob.objects.filter(pk=job.pk).update(

@@ -22,7 +22,6 @@ class ErrorCode(StrEnum):
     IDENTIFIER_TYPE_INVALID = "identifier_type_invalid"
     CUSTOMER_EXISTS_FOR_SOURCE = "customer_exists_for_source"
     CUSTOMER_EXISTS = "customer_exists"
-    IDENTIFIER_TAKEN = "identifier_taken"
     IDENTIFIERS_CONFLICT = "identifiers_conflict"
     IDENTIFIER_IMMUTABLE = "identifier_immutable"
     CHANNEL_TYPE_INVALID = "channel_type_invalid"

@@ -1,5 +1,5 @@
 """The one reading of each kind of value a door receives as text or JSON: integers, ids,
-booleans, dates and date-times.
+decimals, booleans, dates and date-times.
 
 Every door (the REST API, the vendor doors, imports) and the services' value checks read values
 with these, so that "²", "2020-02-31" or a 5,000-digit number means the same everywhere: a
@@ -8,6 +8,8 @@ DomainError(INVALID) naming the field, which each door maps to its own 4xx.
 
 import datetime as dt
 import re
+from collections.abc import Set
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from crm.errors import DomainError, ErrorCode
@@ -54,19 +56,40 @@ def parse_id(value: Any, *, field: str | None) -> int:
     return parse_integer(value, field=field, minimum=1, maximum=MAX_ID)
 
 
-def parse_boolean(value: Any, *, field: str | None) -> bool:
-    """true or false: a JSON boolean, 0 or 1, or one of the words (any case)."""
+def parse_decimal(value: Any, *, field: str | None) -> Decimal:
+    """A finite decimal number, given as a JSON number or as text."""
+    if not isinstance(value, bool | dict | list) and value is not None:
+        try:
+            number = Decimal(str(value).strip())
+        except InvalidOperation:
+            number = None
+        if number is not None and number.is_finite():
+            return number
+    raise invalid("Expected a finite decimal number.", field)
+
+
+def parse_boolean(
+    value: Any,
+    *,
+    field: str | None,
+    true_words: Set[str] = TRUE_WORDS,
+    false_words: Set[str] = FALSE_WORDS,
+) -> bool:
+    """true or false: a JSON boolean, 0 or 1, or one of the words (any case).
+
+    A door whose documented vocabulary differs passes its own words.
+    """
     if isinstance(value, bool):
         return value
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
     if isinstance(value, str):
         word = value.strip().lower()
-        if word in TRUE_WORDS:
+        if word in true_words:
             return True
-        if word in FALSE_WORDS:
+        if word in false_words:
             return False
-    words = ", ".join(sorted(TRUE_WORDS | FALSE_WORDS))
+    words = ", ".join(sorted(true_words | false_words))
     raise invalid(f"Expected true or false (one of {words}).", field)
 
 

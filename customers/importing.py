@@ -466,7 +466,7 @@ def import_run_start(
             return run, True
     run = ImportRun.objects.create(
         organization=organization,
-        source=source[:500],
+        file_path=source[:500],
         content_digest=content_digest,
         settings_digest=settings_digest,
         format=format,

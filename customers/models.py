@@ -490,7 +490,9 @@ class ImportRun(models.Model):
     TENANT_PATH = "organization"
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    source = models.CharField(max_length=500, help_text="The file imported, as given.")
+    file_path = models.CharField(
+        max_length=500, db_column="source", help_text="The file imported, as given."
+    )
     content_digest = models.CharField(
         max_length=64, blank=True, help_text="SHA-256 of the file; blank for standard input."
     )
@@ -529,4 +531,4 @@ class ImportRun(models.Model):
         constraints = [choices_check("status", ImportStatus, "import_run_status_valid")]
 
     def __str__(self) -> str:
-        return f"import of {self.source} ({self.status})"
+        return f"import of {self.file_path} ({self.status})"

@@ -6,7 +6,7 @@ Each raises DomainError naming the field it was given.
 
 import json
 from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import cache, lru_cache
 from typing import Any
 
@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from crm.errors import DomainError, ErrorCode, field_path
-from crm.parsing import parse_boolean, parse_date, parse_datetime, parse_integer
+from crm.parsing import parse_boolean, parse_date, parse_datetime, parse_decimal, parse_integer
 
 from .models import (
     ChannelType,
@@ -260,13 +260,8 @@ def _as_integer(value: Any) -> int | None:
 
 
 def _as_decimal(value: Any) -> str | None:
-    if isinstance(value, bool | dict | list) or value is None:
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return str(number) if number.is_finite() else None
+    number = _parsed(parse_decimal, value)
+    return None if number is None else str(number)
 
 
 def _as_boolean(value: Any) -> bool | None:

@@ -1,4 +1,4 @@
-"""Background jobs of loyalty: the hourly points expiry (crm.settings.CELERY_BEAT_SCHEDULE)."""
+"""Background jobs of loyalty: the hourly points expiry (CELERY_BEAT_SCHEDULE in the settings)."""
 
 import logging
 

@@ -25,6 +25,8 @@ RFC3339_DATE_TIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+API_TRUE_WORDS = frozenset({"true"})
+API_FALSE_WORDS = frozenset({"false"})
 
 
 def id_field(**kwargs) -> serializers.IntegerField:
@@ -71,15 +73,20 @@ class StrictIntegerField(PresentMeansGiven, forms.IntegerField):
 
 
 class StrictBooleanField(PresentMeansGiven, forms.Field):
-    SPELLINGS = ("true", "false")
+    """The schema's `true` or `false`, in lower case: the shared parser with the API's two words."""
 
     def to_python(self, value):
         value = super().to_python(value)
         if value is None:
             return None
-        if value not in self.SPELLINGS:
+        if not isinstance(value, str) or value != value.strip().lower():
             raise forms.ValidationError("Enter true or false.", code="invalid")
-        return read(parse_boolean, value)
+        try:
+            return parse_boolean(
+                value, field=None, true_words=API_TRUE_WORDS, false_words=API_FALSE_WORDS
+            )
+        except DomainError:
+            raise forms.ValidationError("Enter true or false.", code="invalid") from None
 
 
 class UtcDateTimeField(PresentMeansGiven, filter_fields.IsoDateTimeField):

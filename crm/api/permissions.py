@@ -20,7 +20,8 @@ VIEW_CUSTOMER = ("customers.view_customer",)
 ADD_CUSTOMER = ("customers.add_customer",)
 CHANGE_CUSTOMER = ("customers.change_customer",)
 
-# Route name (crm/api/urls.py) -> HTTP method -> every permission a staff member needs for it.
+# Route name (crm/config/api_urls.py) -> HTTP method -> every permission a staff member needs
+# for it.
 ROUTE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "customer-list": {"GET": VIEW_CUSTOMER, "POST": ADD_CUSTOMER},
     "customer-detail": {

@@ -9,8 +9,8 @@ import pytest
 from playwright.sync_api import expect
 
 from crm.actors import SYSTEM, Actor
-from crm.demo import DEMO_SLUG, seed_demo
 from crm.models import Organization
+from customers.demo import DEMO_SLUG, seed_demo
 from customers.inputs import (
     ChannelInput,
     CustomerInput,

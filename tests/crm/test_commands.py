@@ -3,9 +3,9 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from crm.demo import DEMO_SLUG, MAX_DEMO_CUSTOMERS, demo_mobile
 from crm.models import ApiKey, Organization, Store, User
 from crm.services import api_key_digest
+from customers.demo import DEMO_SLUG, MAX_DEMO_CUSTOMERS, demo_mobile
 from customers.models import Customer, Identifier
 from loyalty.models import CustomerCard, Enrollment, PointsTransaction, Tier
 

@@ -113,7 +113,7 @@ def test_jobs_cannot_be_sent_to_a_broker_that_is_not_configured():
 def test_web_processes_say_how_background_jobs_run_and_commands_do_not(tmp_path):
     env = {"CRM_VAR_DIR": str(tmp_path)}
     web = subprocess.run(
-        [sys.executable, "-c", "import crm.wsgi"],
+        [sys.executable, "-c", "import crm.config.wsgi"],
         cwd=BASE_DIR,
         env={k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV} | env,
         capture_output=True,

@@ -12,7 +12,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("crm.api.urls")),
+    path("api/v1/", include("crm.config.api_urls")),
     path("compat/", include("customers.compat.urls")),
     path("", include("loyalty.urls")),
 ]

@@ -3,7 +3,7 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.config.settings")
 application = get_wsgi_application()
 
 # Once per web process (gunicorn worker, runserver): how background jobs will run here.

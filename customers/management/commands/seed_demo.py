@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from crm.demo import MAX_DEMO_CUSTOMERS, seed_demo
+from customers.demo import MAX_DEMO_CUSTOMERS, seed_demo
 
 
 class Command(BaseCommand):

@@ -9,9 +9,12 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.config.settings")
 
 app = Celery("crm")
+# The app of every thread, so that crm.background and shared tasks publish with this configuration
+# from any thread, not only from the one that imported this module.
+app.set_default()
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # The enrolment job lives with the customer update that enqueues it, not in a tasks module.

@@ -13,20 +13,30 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from crm.errors import DomainError
+from crm.parsing import parse_boolean
+
+BASE_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = Path(os.environ.get("CRM_VAR_DIR", BASE_DIR / "var"))
+
+
+# The words of environment switches (README, "Configuration"): on/off, not the doors' y/n.
+ENV_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+ENV_FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 
 def env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), not {raw!r}")
+    try:
+        return parse_boolean(
+            raw, field=name, true_words=ENV_TRUE_WORDS, false_words=ENV_FALSE_WORDS
+        )
+    except DomainError:
+        raise ImproperlyConfigured(
+            f"{name} must be a boolean (1/0, true/false), not {raw!r}"
+        ) from None
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -93,9 +103,9 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
-ROOT_URLCONF = "crm.urls"
-WSGI_APPLICATION = "crm.wsgi.application"
-ASGI_APPLICATION = "crm.asgi.application"
+ROOT_URLCONF = "crm.config.urls"
+WSGI_APPLICATION = "crm.config.wsgi.application"
+ASGI_APPLICATION = "crm.config.asgi.application"
 AUTH_USER_MODEL = "crm.User"
 
 TEMPLATES = [
@@ -205,8 +215,9 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Background work (crm/celery.py, crm/background.py). Inline, jobs run in the web process once the
-# request's transaction commits; otherwise they go through the broker at REDIS_URL to a worker.
+# Background work (crm/config/celery.py, crm/background.py). Inline, jobs run in the web process
+# once the request's transaction commits; otherwise they go through the broker at REDIS_URL to a
+# worker.
 BACKGROUND_INLINE = env_bool("BACKGROUND_INLINE", default=DEBUG or not REDIS_URL)
 if not BACKGROUND_INLINE and not REDIS_URL:
     raise ImproperlyConfigured("BACKGROUND_INLINE=0 needs a broker: set REDIS_URL")

@@ -14,6 +14,9 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from crm.actors import Actor
+from crm.models import ApiKey, Organization, Store, User
+from crm.services import KEY_PREFIX, api_key_create, api_key_digest
 from customers.inputs import (
     ChannelInput,
     CustomerInput,
@@ -24,10 +27,6 @@ from customers.inputs import (
 from customers.membership.registration import customer_register
 from customers.models import Customer, CustomerStatus, Source, StatusLabel
 from loyalty.models import CouponSeries, Program, Reward, StampCard, Tier
-
-from .actors import Actor
-from .models import ApiKey, Organization, Store, User
-from .services import KEY_PREFIX, api_key_create, api_key_digest
 
 DEMO_SLUG = "demo"
 ADMIN_USERNAME = "admin"

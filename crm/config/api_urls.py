@@ -4,6 +4,8 @@ from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from crm.api.fields import IdConverter
+from crm.api.views import StoreViewSet
 from customers.api.views import (
     ChannelViewSet,
     CustomerViewSet,
@@ -18,9 +20,6 @@ from loyalty.api.views import (
     ProgramViewSet,
     StampCardViewSet,
 )
-
-from .fields import IdConverter
-from .views import StoreViewSet
 
 register_converter(IdConverter, "id")
 

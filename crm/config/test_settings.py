@@ -3,6 +3,6 @@
 PBKDF2 is slow by design; the suite creates hundreds of users and logs many of them in.
 """
 
-from crm.settings import *  # noqa: F403
+from crm.config.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
