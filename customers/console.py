@@ -24,8 +24,9 @@ from customers.membership.update import customer_update
 from loyalty import services as loyalty_services
 from loyalty.models import CouponSeries, Program, Reward, StampCard
 
-from . import lifecycle, selectors
+from . import selectors
 from .inputs import CustomerInput
+from .membership import lifecycle
 from .membership.documents import customer_overview
 from .models import Customer, CustomerStatus, ExtendedFieldType, StatusLabel
 

@@ -37,7 +37,9 @@ def _layers() -> list[list[str]]:
     config.read(ROOT / ".importlinter")
     lines = config["importlinter:contract:layers"]["layers"].split("\n")
     return [
-        [name.strip() for name in line.replace("|", ":").split(":")] for line in lines if line.strip()
+        [name.strip() for name in line.replace("|", ":").split(":")]
+        for line in lines
+        if line.strip()
     ]
 
 

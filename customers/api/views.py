@@ -32,6 +32,7 @@ from customers.models import (
     Source,
     SourceAccount,
 )
+from customers.nested_views import CustomerChildViewSet
 from customers.services.channels import channel_add, channel_remove, channel_update
 from customers.services.extended_fields import (
     extended_field_define,
@@ -244,26 +245,6 @@ def batch_result(index: int, outcome: ItemOutcome) -> dict:
         "id": result.customer.public_id,
         "errors": [],
     }
-
-
-class CustomerChildViewSet(OrganizationViewSet):
-    """Rows that belong to one customer, at customers/{id}/…/."""
-
-    pagination_class = None
-
-    def customer(self) -> Customer:
-        customer = selectors.customer_get(
-            organization=self.organization, public_id=self.kwargs["customer_id"]
-        )
-        if customer is None:
-            raise DomainError(ErrorCode.NOT_FOUND, "No such customer.", field="customer")
-        return customer
-
-    def child(self, queryset: QuerySet):
-        row = queryset.filter(customer=self.customer(), pk=self.kwargs["pk"]).first()
-        if row is None:
-            raise DomainError(ErrorCode.NOT_FOUND, f"No such {queryset.model._meta.verbose_name}.")
-        return row
 
 
 class IdentifierViewSet(mixins.ListModelMixin, CustomerChildViewSet):

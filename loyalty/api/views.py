@@ -12,7 +12,7 @@ from crm.api.fields import ID_PATTERN, BooleanFilter, ChoiceFilter, id_filter
 from crm.api.pagination import CursorPage
 from crm.errors import DomainError, ErrorCode
 from customers import selectors as customer_selectors
-from customers.api.views import CustomerChildViewSet
+from customers.nested_views import CustomerChildViewSet
 from loyalty import selectors, services
 from loyalty.models import (
     Coupon,

@@ -10,7 +10,7 @@ from django.contrib.admin import site
 from django.contrib.admin.utils import flatten_fieldsets
 from django.db import models
 
-from customers import formats, importing, inputs, lifecycle, validation
+from customers import inputs, validation
 from customers.api.serializers import (
     CustomerCreateSerializer,
     CustomerSerializer,
@@ -24,8 +24,10 @@ from customers.fields import (
     FILE_FIELDS,
     Kind,
 )
+from customers.membership import lifecycle
 from customers.membership.documents import customer_document, export_documents
 from customers.models import Customer
+from customers.transfer import formats, importing
 from tests.crm.factories import StoreFactory
 from tests.customers.factories import CustomerFactory, StatusLabelFactory
 

@@ -13,10 +13,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from customers import formats, importing
 from customers.inputs import CustomerInput
 from customers.membership.update import customer_update
 from customers.models import AuditEvent, Customer, ExtendedFieldDefinition, ImportRun
+from customers.transfer import formats, importing
 from loyalty.models import CustomerCard, Enrollment
 from tests.compat.fixtures import examples, load
 from tests.crm.factories import StoreFactory

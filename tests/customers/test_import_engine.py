@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 
 from crm.actors import SYSTEM
 from crm.errors import DomainError
-from customers import formats
-from customers.importing import customers_import
 from customers.membership.upsert import customer_upsert
 from customers.models import Customer
+from customers.transfer import formats
+from customers.transfer.importing import customers_import
 from tests.crm.factories import OrganizationFactory
 from tests.customers.test_bulk_upsert import state_of
 

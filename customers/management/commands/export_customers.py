@@ -11,11 +11,12 @@ from django.core.management.base import BaseCommand, CommandError
 from crm.errors import DomainError
 from crm.models import Organization
 from crm.parsing import parse_date
-from customers import formats, selectors
+from customers import selectors
 from customers.api.serializers import CustomerSerializer
 from customers.membership.documents import customer_documents, export_documents
 from customers.membership.search import customer_search
 from customers.models import Customer, CustomerStatus, Source
+from customers.transfer import formats
 
 
 def _date(value: str) -> dt.date:

@@ -9,8 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from crm.actors import Actor
 from crm.models import Organization
-from customers import formats
-from customers.importing import MODES, Progress, customers_import, import_run_start
+from customers.transfer import formats
+from customers.transfer.importing import MODES, Progress, customers_import, import_run_start
 
 
 class Command(BaseCommand):

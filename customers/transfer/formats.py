@@ -25,19 +25,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from crm.api.problems import field_errors
+from crm.api.serializers import IGNORE_UNKNOWN_FIELDS
 from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
 from crm.parsing import parse_boolean, parse_date, parse_integer
-from loyalty.models import Program, StampCard
-
-from .fields import FILE_FIELDS, Kind
-from .inputs import (
+from customers.api.serializers import CustomerCreateSerializer
+from customers.compat.capillary.parsing import Parsed
+from customers.compat.jericommerce.parsing import PAYLOAD_FIELDS, item_input
+from customers.compat.voucherify.parsing import FIELD_NAMES, customer_input
+from customers.fields import FILE_FIELDS, Kind
+from customers.inputs import (
     ChannelInput,
     CustomerInput,
     EnrollmentInput,
     IdentifierInput,
     SourceAccountInput,
 )
+from loyalty.models import Program, StampCard
 
 FORMATS = ("csv", "jsonl", "capillary", "jericommerce", "voucherify")
 PROFILE_COLUMNS = tuple(profile.name for profile in FILE_FIELDS)
@@ -520,10 +525,6 @@ def _object(value: Any) -> dict:
 def _native(record: Record, value: Any) -> None:
     """A customer as the native API takes it (POST) or gives it (GET): the latter's enrolments
     and cards carry their balances and stamps over."""
-    from crm.api.problems import field_errors
-    from crm.api.serializers import IGNORE_UNKNOWN_FIELDS
-
-    from .api.serializers import CustomerCreateSerializer
 
     value = dict(_object(value))
     cards: list = []
@@ -559,7 +560,6 @@ def _native(record: Record, value: Any) -> None:
 
 
 def _capillary(record: Record, value: Any) -> None:
-    from .compat.capillary.parsing import Parsed
 
     parsed = Parsed()
     try:
@@ -569,7 +569,6 @@ def _capillary(record: Record, value: Any) -> None:
 
 
 def _jericommerce(record: Record, value: Any, program_id: int | None) -> None:
-    from .compat.jericommerce.parsing import item_input
 
     email, record.data = item_input(value)
     record.match_by = {"email": email}
@@ -578,7 +577,6 @@ def _jericommerce(record: Record, value: Any, program_id: int | None) -> None:
 
 
 def _voucherify(record: Record, value: Any) -> None:
-    from .compat.voucherify.parsing import customer_input
 
     record.data = customer_input(_object(value))  # their "id" is theirs: source_id is the key
     record.match_by = {"external_id": record.data.external_id or None}
@@ -588,7 +586,6 @@ LOADERS = {"jsonl": _native, "capillary": _capillary, "voucherify": _voucherify}
 
 
 def _capillary_name(record: Record, name: str) -> str:
-    from .compat.capillary.parsing import Parsed
 
     parsed = Parsed()
     parsed.channel_paths = record.channel_paths
@@ -596,13 +593,11 @@ def _capillary_name(record: Record, name: str) -> str:
 
 
 def _jericommerce_name(record: Record, name: str) -> str:
-    from .compat.jericommerce.parsing import PAYLOAD_FIELDS
 
     return PAYLOAD_FIELDS.get(name, name)
 
 
 def _voucherify_name(record: Record, name: str) -> str:
-    from .compat.voucherify.parsing import FIELD_NAMES
 
     return FIELD_NAMES.get(name, name)
 

@@ -30,21 +30,16 @@ from django.utils import timezone
 from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
-from loyalty import services as loyalty_services
-from loyalty.models import CustomerCard, Enrollment
-from loyalty.services import MAX_STAMPS_PER_CALL
-
-from .formats import FormatError, Reader, Record, unreadable
-from .membership.upsert import customer_match, customer_upsert
-from .models import Customer, ImportRun, ImportStatus
-from .services.writer import (
+from customers.membership.upsert import customer_match, customer_upsert
+from customers.models import Customer, ImportRun, ImportStatus
+from customers.services.writer import (
     ImportStamp,
     NewCustomer,
     collision_keys,
     keys_held,
     new_customers_write,
 )
-from .validation import (
+from customers.validation import (
     TAKEN_CODES,
     PreloadedConfiguration,
     clean_accounts,
@@ -52,6 +47,11 @@ from .validation import (
     clean_profile,
     fill_from_identifiers,
 )
+from loyalty import services as loyalty_services
+from loyalty.models import CustomerCard, Enrollment
+from loyalty.services import MAX_STAMPS_PER_CALL
+
+from .formats import FormatError, Reader, Record, unreadable
 
 MODES = ("upsert", "create", "update")
 

@@ -23,11 +23,8 @@ from django.utils import timezone
 from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
 from crm.models import IdempotencyRecord
-from loyalty import services as loyalty_services
-from loyalty.models import CardLinkDelivery, Coupon, CustomerCard, Enrollment
-
-from . import audit
-from .models import (
+from customers import audit
+from customers.models import (
     AuditEvent,
     CommChannel,
     Customer,
@@ -36,6 +33,8 @@ from .models import (
     LoyaltyType,
     SourceAccount,
 )
+from loyalty import services as loyalty_services
+from loyalty.models import CardLinkDelivery, Coupon, CustomerCard, Enrollment
 
 # What a merge fills in on the survivor from the merged customer when the survivor lacks it.
 MERGED_PROFILE_FIELDS = (
