@@ -27,7 +27,8 @@ from customers.fields import (
 from customers.membership import lifecycle
 from customers.membership.documents import customer_document, export_documents
 from customers.models import Customer
-from customers.transfer import formats, importing
+from customers.services import writer
+from customers.transfer import formats
 from tests.crm.factories import StoreFactory
 from tests.customers.factories import CustomerFactory, StatusLabelFactory
 
@@ -128,7 +129,7 @@ def test_an_erasure_empties_the_declared_personal_fields():
 
 def test_an_import_writes_every_declared_input():
     columns = {Customer._meta.get_field(field.model_field).attname for field in INPUT_FIELDS}
-    assert columns <= set(importing.CUSTOMER_COLUMNS)
+    assert columns <= set(writer.CUSTOMER_COLUMNS)
 
 
 def test_files_have_a_column_for_each_declared_field_in_order():
