@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime
 from typing import Any, Final
 
+from customers.fields import CUSTOMER_FIELDS
+
 
 class _Unset:
     _instance = None
@@ -124,27 +126,5 @@ class CustomerInput:
         }
 
 
-PROFILE_FIELDS: Final = frozenset(
-    {
-        "first_name",
-        "last_name",
-        "email",
-        "email_verified",
-        "phone",
-        "birthday",
-        "address_line1",
-        "address_line2",
-        "city",
-        "state",
-        "postal_code",
-        "country",
-        "description",
-        "external_id",
-        "loyalty_type",
-        "status",
-        "status_label",
-        "store_code",
-        "custom_fields",
-        "extended_fields",
-    }
-)
+# The profile fields a door may set, by their names here.
+PROFILE_FIELDS: Final = frozenset(field.input_name for field in CUSTOMER_FIELDS if field.input_name)
