@@ -8,7 +8,7 @@ from django.core.management import call_command
 from customers.models import ImportRun
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # SQLite edits schemas outside a transaction
 def test_the_import_runs_file_path_keeps_its_column():
     sql = io.StringIO()
     call_command("sqlmigrate", "customers", "0009", stdout=sql)
