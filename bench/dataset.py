@@ -143,7 +143,7 @@ def load_customers(count: int, *, slug: str = "bench", seed: int = 7, batch: int
     }
 
 
-def _copy(table: str, columns: list[str], rows) -> None:
+def _copy(table: str, columns, rows) -> None:
     quoted = ", ".join(f'"{column}"' for column in columns)
     copy_sql = f"COPY {table} ({quoted}) FROM STDIN"
     with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
@@ -152,6 +152,9 @@ def _copy(table: str, columns: list[str], rows) -> None:
 
 
 def _load_batch(organization, program, stamp_card, tiers, start, size, rng, now):
+    # The product's own column lists: the rows below are built in their order.
+    from customers.services.writer import ACCOUNT_COLUMNS, CHANNEL_COLUMNS, IDENTIFIER_COLUMNS
+
     org_id = organization.pk
     customer_id = _next_ids("customers_customer", size)
     account_id = _next_ids("customers_sourceaccount", size)
@@ -301,56 +304,9 @@ def _load_batch(organization, program, stamp_card, tiers, start, size, rng, now)
         ],
         customers,
     )
-    _copy(
-        "customers_sourceaccount",
-        [
-            "id",
-            "customer_id",
-            "source",
-            "account_id",
-            "first_name",
-            "last_name",
-            "custom_fields",
-            "created_at",
-        ],
-        accounts,
-    )
-    _copy(
-        "customers_identifier",
-        [
-            "id",
-            "organization_id",
-            "customer_id",
-            "source_account_id",
-            "source",
-            "account_id",
-            "type",
-            "value",
-            "series_id",
-            "status_label",
-            "extended_fields",
-            "created_at",
-        ],
-        identifiers,
-    )
-    _copy(
-        "customers_commchannel",
-        [
-            "id",
-            "customer_id",
-            "type",
-            "value",
-            "primary",
-            "verified",
-            "subscribed",
-            "residence",
-            "office",
-            "last_viewed_at",
-            "created_at",
-            "updated_at",
-        ],
-        channels,
-    )
+    _copy("customers_sourceaccount", ACCOUNT_COLUMNS, accounts)
+    _copy("customers_identifier", IDENTIFIER_COLUMNS, identifiers)
+    _copy("customers_commchannel", CHANNEL_COLUMNS, channels)
     _copy(
         "loyalty_enrollment",
         [
