@@ -134,11 +134,20 @@ def customer_documents(
 ) -> Iterator[dict]:
     """The documents of the organization's customers (or of those of `customers`), in id order,
     as customer_document makes them: one query for each `chunk` of them, and flat memory."""
+    for raw in _chunked(DOCUMENTS_SQL, organization, customers, chunk):
+        yield _document(raw)
+
+
+def _chunked(
+    queries: dict[str, str], organization: Organization, customers: QuerySet | None, chunk: int
+) -> Iterator[str | dict]:
+    """The raw documents of one of `queries` (by database vendor), `chunk` rows a query, after
+    the last id read. The database builds the next chunk while the caller decodes this one."""
     where, params = "", []
     if customers is not None:
         sql, params = customers.values("pk").query.sql_with_params()
         where = f"AND c.id IN ({sql})"
-    query = DOCUMENTS_SQL[connection.vendor].replace("{filter}", where)
+    query = queries[connection.vendor].replace("{filter}", where)
 
     def chunks() -> Iterator[list]:
         last = 0
@@ -153,7 +162,7 @@ def customer_documents(
 
     for rows in read_ahead(chunks()):
         for _, raw in rows:
-            yield _document(raw)
+            yield raw
 
 
 def _document(raw: str | dict) -> dict:
@@ -248,31 +257,12 @@ def export_documents(
     """What an export shows of the organization's customers (or of those of `customers`), in
     id order: one query for each `chunk` of them, and flat memory. Lists come in the order the
     customer document has them."""
-    where, params = "", []
-    if customers is not None:
-        sql, params = customers.values("pk").query.sql_with_params()
-        where = f"AND c.id IN ({sql})"
-    query = EXPORT_SQL[connection.vendor].replace("{filter}", where)
     sqlite = connection.vendor == "sqlite"
-
-    def chunks() -> Iterator[list]:
-        last = 0
-        while True:
-            with connection.cursor() as cursor:
-                cursor.execute(query, [organization.pk, last, *params, chunk])
-                rows = cursor.fetchall()
-            yield rows
-            if len(rows) < chunk:
-                return
-            last = rows[-1][0]
-
-    # The database builds the next chunk while this thread decodes and writes the current one.
-    for rows in read_ahead(chunks()):
-        for _, raw in rows:
-            document = json.loads(raw) if isinstance(raw, str) else raw
-            if sqlite:
-                _sqlite_export(document)
-            yield document
+    for raw in _chunked(EXPORT_SQL, organization, customers, chunk):
+        document = json.loads(raw) if isinstance(raw, str) else raw
+        if sqlite:
+            _sqlite_export(document)
+        yield document
 
 
 def _sqlite_export(document: dict) -> None:
