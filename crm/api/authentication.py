@@ -102,6 +102,19 @@ def request_actor(request) -> Actor:
     return Actor.staff(request.user, request_id=request.request_id)
 
 
+class CallerView:
+    """A view's caller, as its services need it: the organization it acts for and the actor the
+    ledgers and the audit trail record."""
+
+    @property
+    def organization(self) -> Organization:
+        return request_organization(self.request)
+
+    @property
+    def actor(self) -> Actor:
+        return request_actor(self.request)
+
+
 class ActsForAnOrganization(BasePermission):
     message = "This account does not belong to an organization."
 

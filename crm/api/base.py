@@ -3,16 +3,13 @@ one transaction per write with its Idempotency-Key, and problem details for ever
 
 from rest_framework import viewsets
 
-from crm.actors import Actor
-from crm.models import Organization
-
 from . import guards, idempotency
-from .authentication import request_actor, request_organization
+from .authentication import CallerView
 from .parsers import JSONParser
 
 
 class OrganizationViewSet(
-    idempotency.TransactionalWrites, guards.GuardedRequests, viewsets.GenericViewSet
+    CallerView, idempotency.TransactionalWrites, guards.GuardedRequests, viewsets.GenericViewSet
 ):
     """Everything is looked up within the caller's organization: another's id is a 404.
 
@@ -31,11 +28,3 @@ class OrganizationViewSet(
 
     def organization_queryset(self):
         raise NotImplementedError
-
-    @property
-    def organization(self) -> Organization:
-        return request_organization(self.request)
-
-    @property
-    def actor(self) -> Actor:
-        return request_actor(self.request)

@@ -24,14 +24,12 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from crm.actors import Actor
 from crm.api import idempotency
-from crm.api.authentication import request_actor, request_organization
+from crm.api.authentication import CallerView
 from crm.api.guards import GuardedRequests, as_api_exception
 from crm.api.problems import domain_status, field_errors
 from crm.api.throttling import OrganizationRateThrottle
 from crm.errors import DomainError, ErrorCode
-from crm.models import Organization
 from crm.parsing import parse_id
 
 logger = logging.getLogger(__name__)
@@ -45,7 +43,7 @@ def path_id(value: str, *, field: str, message: str) -> int:
         raise DomainError(ErrorCode.NOT_FOUND, message, field=field) from None
 
 
-class VendorView(idempotency.TransactionalWrites, GuardedRequests, APIView):
+class VendorView(CallerView, idempotency.TransactionalWrites, GuardedRequests, APIView):
     """A vendor endpoint. Subclasses say how to authenticate and how errors look."""
 
     schema = None  # documented by the vendor, not in this API's OpenAPI description
@@ -56,14 +54,6 @@ class VendorView(idempotency.TransactionalWrites, GuardedRequests, APIView):
     def error(self, status: int, code, message: str, field: str | None = None) -> Response:
         """The vendor's error reply; `code` is our stable code (a string) or an HTTP status."""
         raise NotImplementedError
-
-    @property
-    def organization(self) -> Organization:
-        return request_organization(self.request)
-
-    @property
-    def actor(self) -> Actor:
-        return request_actor(self.request)
 
     def handle_exception(self, exc):
         if isinstance(exc, idempotency.Replay):
