@@ -71,14 +71,9 @@ class ServiceInlineForm(ServiceForm):
         self.parent = parent
 
 
-class ServiceInlineFormSet(BaseInlineFormSet):
-    """Hands each form its parent object; saves through `create`, `update` and `delete` as the
-    staff member (`actor`, set by ServiceAdminMixin.save_formset)."""
-
-    actor = SYSTEM
-
-    def get_form_kwargs(self, index):
-        return {**super().get_form_kwargs(index), "parent": self.instance}
+class SavedByServices:
+    """What an admin or an inline form set implements: each write as one service call, made as
+    the staff member."""
 
     def create(self, data: dict, actor: Actor) -> Model:
         raise NotImplementedError
@@ -88,6 +83,16 @@ class ServiceInlineFormSet(BaseInlineFormSet):
 
     def delete(self, obj: Model, actor: Actor) -> None:
         raise NotImplementedError
+
+
+class ServiceInlineFormSet(SavedByServices, BaseInlineFormSet):
+    """Hands each form its parent object; saves through `create`, `update` and `delete` as the
+    staff member (`actor`, set by ServiceAdminMixin.save_formset)."""
+
+    actor = SYSTEM
+
+    def get_form_kwargs(self, index):
+        return {**super().get_form_kwargs(index), "parent": self.instance}
 
     def save_new(self, form, commit=True):
         return self.create(form.cleaned_data, self.actor)
@@ -99,7 +104,7 @@ class ServiceInlineFormSet(BaseInlineFormSet):
         self.delete(obj, self.actor)
 
 
-class ServiceAdminMixin:
+class ServiceAdminMixin(SavedByServices):
     """Saves and deletes through the admin's `create`, `update` and `delete`, which call the
     services as the staff member; inlines of ServiceInlineFormSet save as that staff member too.
     """
@@ -111,15 +116,6 @@ class ServiceAdminMixin:
     def get_readonly_fields(self, request, obj=None):
         fixed = () if obj is None else self.fixed_after_create
         return [*super().get_readonly_fields(request, obj), *fixed]
-
-    def create(self, data: dict, actor: Actor) -> Model:
-        raise NotImplementedError
-
-    def update(self, obj: Model, data: dict, actor: Actor) -> Model:
-        raise NotImplementedError
-
-    def delete(self, obj: Model, actor: Actor) -> None:
-        raise NotImplementedError
 
     def save_model(self, request, obj, form, change):
         actor = staff_actor(request)
