@@ -25,10 +25,11 @@ from loyalty import services as loyalty_services
 from loyalty.models import CouponSeries, Program, Reward, StampCard
 
 from . import selectors
+from .choices import CustomerStatus, ExtendedFieldType
 from .inputs import CustomerInput
 from .membership import lifecycle
 from .membership.documents import customer_overview
-from .models import Customer, CustomerStatus, ExtendedFieldType, StatusLabel
+from .models import Customer, StatusLabel
 
 # --- action forms ------------------------------------------------------------------------------
 
