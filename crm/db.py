@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 import psycopg
-from django.db import connection
+from django.db import connection, models
+from django.db.models import Q
 from django.utils.dateparse import parse_date, parse_datetime
 
 T = TypeVar("T")
@@ -92,3 +93,9 @@ def read_ahead(rows: Iterator[T]) -> Iterator[T]:
         if item is done:
             return
         yield item
+
+
+def choices_check(
+    field: str, choices: type[models.TextChoices], name: str
+) -> models.CheckConstraint:
+    return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)

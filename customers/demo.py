@@ -17,6 +17,7 @@ from django.db import transaction
 from crm.actors import Actor
 from crm.models import ApiKey, Organization, Store, User
 from crm.services import KEY_PREFIX, api_key_create, api_key_digest
+from customers.choices import CustomerStatus, Source
 from customers.inputs import (
     ChannelInput,
     CustomerInput,
@@ -25,7 +26,7 @@ from customers.inputs import (
     SourceAccountInput,
 )
 from customers.membership.registration import customer_register
-from customers.models import Customer, CustomerStatus, Source, StatusLabel
+from customers.models import Customer, StatusLabel
 from loyalty.models import CouponSeries, Program, Reward, StampCard, Tier
 
 DEMO_SLUG = "demo"

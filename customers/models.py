@@ -10,48 +10,19 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 
+from crm.db import choices_check
 from crm.models import Organization, RecordedChange, Store
 
-
-def choices_check(
-    field: str, choices: type[models.TextChoices], name: str
-) -> models.CheckConstraint:
-    return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)
-
-
-class Source(models.TextChoices):
-    FACEBOOK = "FACEBOOK"
-    WEB_ENGAGE = "WEB_ENGAGE"
-    WECHAT = "WECHAT"
-    INSTORE = "INSTORE"
-    MARTJACK = "MARTJACK"
-    TMALL = "TMALL"
-    TAOBAO = "TAOBAO"
-    JD = "JD"
-    ECOMMERCE = "ECOMMERCE"
-    WEBSITE = "WEBSITE"
-    LINE = "LINE"
-    MOBILE_APP = "MOBILE_APP"
-
-
-# Sources where a brand has several accounts (pages, official accounts): a customer's profile in
-# them is addressed by source and account id together.
-MULTI_ACCOUNT_SOURCES = frozenset({Source.FACEBOOK, Source.WECHAT, Source.LINE})
-
-
-class CustomerStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    SUSPENDED = "suspended", "Suspended"
-    DELETED = "deleted", "Deleted"
-    FRAUD_SUSPECTED = "fraud_suspected", "Fraud suspected"
-    FRAUD_CONFIRMED = "fraud_confirmed", "Fraud confirmed"
-    INTERNAL = "internal", "Internal"
-    PENDING_DELETION = "pending_deletion", "Pending deletion"
-
-
-class LoyaltyType(models.TextChoices):
-    LOYALTY = "loyalty", "Loyalty"
-    NON_LOYALTY = "non_loyalty", "Non-loyalty"
+from .choices import (
+    ChannelType,
+    CustomerStatus,
+    ExtendedFieldScope,
+    ExtendedFieldType,
+    IdentifierType,
+    ImportStatus,
+    LoyaltyType,
+    Source,
+)
 
 
 class StatusLabel(models.Model):
@@ -277,17 +248,6 @@ class SourceAccount(models.Model):
         return f"{self.source}/{self.account_id}" if self.account_id else self.source
 
 
-class IdentifierType(models.TextChoices):
-    MOBILE = "mobile"
-    EMAIL = "email"
-    EXTERNAL_ID = "externalId"
-    CARDNUMBER = "cardnumber"
-    CUID = "cuid"
-    UNION_ID = "unionId"
-    LINE = "line"
-    WECHAT = "wechat"
-
-
 class Identifier(models.Model):
     """A value that identifies a customer within one source account.
 
@@ -337,17 +297,6 @@ class Identifier(models.Model):
         return f"{self.type}={self.value}"
 
 
-class ChannelType(models.TextChoices):
-    MOBILE = "mobile"
-    EMAIL = "email"
-    WECHAT = "wechat"
-    IOS = "ios"
-    ANDROID = "android"
-    LINE = "line"
-    MOBILE_PUSH = "mobilePush"
-    CARDNUMBER = "cardnumber"
-
-
 class CommChannel(models.Model):
     TENANT_PATH = "customer__organization"
 
@@ -382,22 +331,6 @@ class CommChannel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type}: {self.value}"
-
-
-class ExtendedFieldType(models.TextChoices):
-    STRING = "string"
-    INTEGER = "integer"
-    DECIMAL = "decimal"
-    BOOLEAN = "boolean"
-    DATE = "date"
-    DATETIME = "datetime"
-    ENUM = "enum"
-
-
-class ExtendedFieldScope(models.TextChoices):
-    CUSTOMER = "customer"
-    TRANSACTION = "transaction"
-    LINE_ITEM = "line_item", "Line item"
 
 
 class ExtendedFieldDefinition(models.Model):
@@ -473,11 +406,6 @@ class AuditEvent(RecordedChange):
 
     def __str__(self) -> str:
         return f"{self.subject} {self.action} by {self.actor}"
-
-
-class ImportStatus(models.TextChoices):
-    RUNNING = "running", "Running"
-    FINISHED = "finished", "Finished"
 
 
 class ImportRun(models.Model):

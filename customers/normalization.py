@@ -17,14 +17,8 @@ from django.core.validators import validate_email
 from crm.errors import DomainError, ErrorCode, field_path
 from crm.parsing import parse_boolean, parse_date, parse_datetime, parse_decimal, parse_integer
 
-from .models import (
-    ChannelType,
-    ExtendedFieldDefinition,
-    ExtendedFieldType,
-    IdentifierType,
-    LoyaltyType,
-    Source,
-)
+from .choices import ChannelType, ExtendedFieldType, IdentifierType, LoyaltyType, Source
+from .models import ExtendedFieldDefinition
 
 MAX_EMAIL_LENGTH = 255
 MAX_IDENTIFIER_LENGTH = 255

@@ -9,7 +9,8 @@ from django.db.models import Q, QuerySet
 
 from crm.models import Organization
 
-from .models import AuditEvent, Customer, ExtendedFieldDefinition, ExtendedFieldScope
+from .choices import ExtendedFieldScope
+from .models import AuditEvent, Customer, ExtendedFieldDefinition
 
 SUMMARY_FIELDS = (
     "id",

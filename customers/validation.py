@@ -19,15 +19,9 @@ from crm.models import Organization, Store
 from crm.parsing import MAX_ID, in_utc
 
 from . import selectors
+from .choices import CustomerStatus, IdentifierType
 from .inputs import ChannelInput, IdentifierInput, SourceAccountInput
-from .models import (
-    Customer,
-    CustomerStatus,
-    ExtendedFieldDefinition,
-    Identifier,
-    IdentifierType,
-    StatusLabel,
-)
+from .models import Customer, ExtendedFieldDefinition, Identifier, StatusLabel
 from .normalization import (
     clean_extended_fields,
     clean_json,

@@ -12,8 +12,9 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from crm.db import choices_check
 from crm.models import Organization, Store
-from customers.models import Customer, choices_check
+from customers.models import Customer
 
 
 class CouponSeries(models.Model):

@@ -206,11 +206,11 @@ SPECTACULAR_SETTINGS = {
         "crm.api.schema.add_problem_responses",
     ],
     "ENUM_NAME_OVERRIDES": {
-        "CustomerStatusEnum": "customers.models.CustomerStatus",
+        "CustomerStatusEnum": "customers.choices.CustomerStatus",
         "CardStatusEnum": "loyalty.models.CardStatus",
-        "IdentifierTypeEnum": "customers.models.IdentifierType.values",
-        "ChannelTypeEnum": "customers.models.ChannelType.values",
-        "SourceEnum": "customers.models.Source.values",
+        "IdentifierTypeEnum": "customers.choices.IdentifierType.values",
+        "ChannelTypeEnum": "customers.choices.ChannelType.values",
+        "SourceEnum": "customers.choices.Source.values",
         "BatchItemStatusEnum": ["created", "updated", "unchanged", "failed"],
     },
 }

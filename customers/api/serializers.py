@@ -7,6 +7,15 @@ from rest_framework import serializers
 from crm.api.fields import MAX_ID, DateField, DateTimeField, id_field, one_of
 from crm.api.rendering import RenderedSerializer
 from crm.api.serializers import InputSerializer
+from customers.choices import (
+    ChannelType,
+    CustomerStatus,
+    ExtendedFieldScope,
+    ExtendedFieldType,
+    IdentifierType,
+    LoyaltyType,
+    Source,
+)
 from customers.fields import CUSTOMER_FIELDS, CustomerField, Kind
 from customers.inputs import (
     ChannelInput,
@@ -15,16 +24,7 @@ from customers.inputs import (
     IdentifierInput,
     SourceAccountInput,
 )
-from customers.models import (
-    ChannelType,
-    Customer,
-    CustomerStatus,
-    ExtendedFieldScope,
-    ExtendedFieldType,
-    IdentifierType,
-    LoyaltyType,
-    Source,
-)
+from customers.models import Customer
 from customers.services.extended_fields import EXTENDED_FIELD_NAME_RULE, FIELD_NAME
 from loyalty.api.serializers import CardSerializer, EnrollmentSerializer, SideEffectSerializer
 from loyalty.services import MAX_POINTS

@@ -15,6 +15,7 @@ from crm.api.fields import ID_PATTERN, ChoiceFilter, UtcDateTimeFilter, id_filte
 from crm.api.problems import field_errors
 from crm.errors import DomainError, ErrorCode
 from customers import selectors
+from customers.choices import CustomerStatus, LoyaltyType, Source
 from customers.inputs import ChannelInput
 from customers.membership import registration
 from customers.membership.batch import ItemOutcome, customers_upsert_many
@@ -25,11 +26,8 @@ from customers.membership.update import customer_update
 from customers.models import (
     CommChannel,
     Customer,
-    CustomerStatus,
     ExtendedFieldDefinition,
     Identifier,
-    LoyaltyType,
-    Source,
     SourceAccount,
 )
 from customers.nested_views import CustomerChildViewSet

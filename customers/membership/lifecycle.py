@@ -24,15 +24,8 @@ from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
 from crm.models import IdempotencyRecord
 from customers import audit
-from customers.models import (
-    AuditEvent,
-    CommChannel,
-    Customer,
-    CustomerStatus,
-    Identifier,
-    LoyaltyType,
-    SourceAccount,
-)
+from customers.choices import CustomerStatus, LoyaltyType
+from customers.models import AuditEvent, CommChannel, Customer, Identifier, SourceAccount
 from loyalty import services as loyalty_services
 from loyalty.models import CardLinkDelivery, Coupon, CustomerCard, Enrollment
 

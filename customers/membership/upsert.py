@@ -10,11 +10,12 @@ from django.db.models import Q
 from crm.actors import SYSTEM, Actor
 from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
+from customers.choices import IdentifierType
 from customers.inputs import CustomerInput, IdentifierInput
 from customers.membership.enrolment import MembershipResult, programs_for, stamp_cards_for
 from customers.membership.registration import customer_register
 from customers.membership.update import customer_update
-from customers.models import Customer, Identifier, IdentifierType
+from customers.models import Customer, Identifier
 from customers.services.identifiers import identifier_add
 from customers.validation import (
     CANONICAL_FIELD_BY_IDENTIFIER,

@@ -8,7 +8,8 @@ from crm import audit as config_audit
 from crm.actors import SYSTEM, Actor
 from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
-from customers.models import ExtendedFieldDefinition, ExtendedFieldScope, ExtendedFieldType
+from customers.choices import ExtendedFieldScope, ExtendedFieldType
+from customers.models import ExtendedFieldDefinition
 from customers.normalization import require_choice
 
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")

@@ -7,7 +7,8 @@ from crm import audit as config_audit
 from crm.actors import SYSTEM, Actor
 from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
-from customers.models import CustomerStatus, StatusLabel
+from customers.choices import CustomerStatus
+from customers.models import StatusLabel
 from customers.normalization import clean_text, require_choice
 
 STATUS_LABEL_FIELDS = ("name", "status", "is_default")

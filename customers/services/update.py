@@ -8,9 +8,10 @@ from django.db import transaction
 from crm.actors import SYSTEM, Actor
 from crm.errors import DomainError, ErrorCode
 from customers import audit
+from customers.choices import LoyaltyType
 from customers.closure import customer_refuse_closed
 from customers.inputs import ChannelInput, CustomerInput
-from customers.models import Customer, LoyaltyType
+from customers.models import Customer
 from customers.services.channels import channel_apply, channel_create
 from customers.services.registration import CustomerResult, merge_fields
 from customers.services.touch import customer_touch

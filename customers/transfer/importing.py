@@ -30,8 +30,9 @@ from django.utils import timezone
 from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
+from customers.choices import ImportStatus
 from customers.membership.upsert import customer_match, customer_upsert
-from customers.models import Customer, ImportRun, ImportStatus
+from customers.models import Customer, ImportRun
 from customers.services.writer import (
     ImportStamp,
     NewCustomer,

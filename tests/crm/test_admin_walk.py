@@ -29,7 +29,7 @@ from django.urls import URLPattern, URLResolver, reverse
 
 from crm.models import ApiKey
 from crm.tenancy import for_organization
-from customers.console import ACTIONS
+from customers.console.actions import ACTIONS
 from customers.models import Customer
 from tests.crm.factories import StaffFactory
 from tests.crm.test_admin_scoping import MARK, tenant_data

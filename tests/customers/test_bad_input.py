@@ -5,6 +5,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crm.errors import DomainError
+from customers.choices import ChannelType, CustomerStatus, IdentifierType, Source
 from customers.inputs import (
     ChannelInput,
     CustomerInput,
@@ -14,7 +15,6 @@ from customers.inputs import (
 )
 from customers.membership.registration import customer_register
 from customers.membership.upsert import customer_upsert
-from customers.models import ChannelType, CustomerStatus, IdentifierType, Source
 from loyalty.models import Program, Tier
 
 junk = st.recursive(

@@ -11,8 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from crm.actors import Actor
+from customers.choices import CustomerStatus
 from customers.membership.lifecycle import customer_merge
-from customers.models import AuditEvent, Customer, CustomerStatus, ExtendedFieldDefinition
+from customers.models import AuditEvent, Customer, ExtendedFieldDefinition
 from loyalty.models import PointsTransaction
 from loyalty.services import points_award
 from tests.crm.factories import StaffFactory

@@ -11,9 +11,10 @@ from django.utils import timezone
 from crm.actors import Actor
 from crm.errors import DomainError
 from crm.models import IdempotencyRecord
+from customers.choices import CustomerStatus
 from customers.inputs import ChannelInput, IdentifierInput
 from customers.membership.lifecycle import customer_erase, customer_merge, merge_plan
-from customers.models import AuditEvent, CommChannel, Customer, CustomerStatus, Identifier
+from customers.models import AuditEvent, CommChannel, Customer, Identifier
 from customers.services.channels import channel_add
 from customers.services.identifiers import identifier_add
 from loyalty.models import (

@@ -6,6 +6,7 @@ from typing import Any
 
 from crm.errors import DomainError, ErrorCode
 from crm.parsing import parse_boolean, parse_datetime
+from customers.choices import MULTI_ACCOUNT_SOURCES
 from customers.inputs import (
     UNSET,
     ChannelInput,
@@ -14,7 +15,6 @@ from customers.inputs import (
     IdentifierInput,
     SourceAccountInput,
 )
-from customers.models import MULTI_ACCOUNT_SOURCES
 
 NAME_LIMIT = 100  # longer names are cut, as Capillary does
 

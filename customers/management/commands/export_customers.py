@@ -13,9 +13,10 @@ from crm.models import Organization
 from crm.parsing import parse_date
 from customers import selectors
 from customers.api.serializers import CustomerSerializer
+from customers.choices import CustomerStatus, Source
 from customers.membership.documents import customer_documents, export_documents
 from customers.membership.search import customer_search
-from customers.models import Customer, CustomerStatus, Source
+from customers.models import Customer
 from customers.transfer import formats
 
 

@@ -5,7 +5,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from crm.services import api_key_create
-from customers.models import AuditEvent, Customer, LoyaltyType, SourceAccount
+from customers.choices import LoyaltyType
+from customers.models import AuditEvent, Customer, SourceAccount
 from loyalty.models import CouponSeries, Enrollment
 from tests.compat.fixtures import examples, load, same_shape
 from tests.crm.factories import StoreFactory

@@ -1,0 +1,60 @@
+"""The admin of status labels, checked and written through the status label services."""
+
+from django.contrib import admin
+
+from crm.admin_services import ServiceAdminMixin, ServiceForm
+from crm.tenancy import TenantScopedAdmin
+from customers.models import StatusLabel
+from customers.services.status_labels import (
+    status_label_create,
+    status_label_delete,
+    status_label_update,
+    status_label_validate,
+)
+
+
+class StatusLabelForm(ServiceForm):
+    class Meta:
+        model = StatusLabel
+        fields = ["organization", "name", "status", "is_default"]
+
+    def check(self):
+        label = self.instance if self.instance.pk else None
+        data = self.cleaned_data
+        status_label_validate(
+            organization=label.organization if label else data["organization"],
+            name=data["name"],
+            status=data["status"],
+            is_default=data["is_default"],
+            label=label,
+        )
+
+
+@admin.register(StatusLabel)
+class StatusLabelAdmin(ServiceAdminMixin, TenantScopedAdmin):
+    form = StatusLabelForm
+    list_display = ["name", "status", "is_default", "organization"]
+    list_filter = ["status", "organization"]
+    list_select_related = ["organization"]
+    search_fields = ["name"]
+
+    def create(self, data, actor):
+        return status_label_create(
+            organization=data["organization"],
+            name=data["name"],
+            status=data["status"],
+            is_default=data["is_default"],
+            actor=actor,
+        )
+
+    def update(self, obj, data, actor):
+        return status_label_update(
+            label=obj,
+            name=data["name"],
+            status=data["status"],
+            is_default=data["is_default"],
+            actor=actor,
+        )
+
+    def delete(self, obj, actor):
+        status_label_delete(label=obj, actor=actor)

@@ -1,0 +1,140 @@
+"""The staff actions on the customer 360 page: the permission each needs, its form, and the
+service call that carries it out as the staff member, returning what to tell them.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django import forms
+
+from crm.actors import Actor
+from crm.errors import DomainError
+from customers.console.action_forms import (
+    CardForm,
+    CouponForm,
+    CustomerForm,
+    EnrolForm,
+    FieldsForm,
+    LinksForm,
+    PointsForm,
+    RedeemForm,
+    StampsForm,
+    StatusForm,
+)
+from customers.inputs import CustomerInput
+from customers.membership.update import customer_update
+from customers.models import Customer
+from loyalty import services as loyalty_services
+
+
+@dataclass(frozen=True)
+class Action:
+    permission: str
+    form: type[CustomerForm]
+    run: Callable[[Customer, forms.Form, Actor], str]
+    label: str
+
+
+def _stamps(customer, form, actor):
+    data = form.cleaned_data
+    result = loyalty_services.stamps_add(
+        organization=customer.organization,
+        card=data["card"],
+        stamps=data["stamps"],
+        reason=data["reason"],
+        actor=actor,
+    )
+    return f"Added {data['stamps']} stamp(s): card {result.card.code} has {result.card.stamps}."
+
+
+def _redeem(customer, form, actor):
+    data = form.cleaned_data
+    result = loyalty_services.reward_redeem(
+        organization=customer.organization, card=data["card"], reward=data["reward"], actor=actor
+    )
+    return f"Redeemed {data['reward'].name}: card {result.card.code} has {result.card.stamps}."
+
+
+def _points(customer, form, actor):
+    data = form.cleaned_data
+    change = (
+        loyalty_services.points_award
+        if data["direction"] == "award"
+        else loyalty_services.points_deduct
+    )
+    enrollment = data["enrollment"]
+    change(
+        organization=customer.organization,
+        enrollment=enrollment,
+        points=data["points"],
+        reason=data["reason"],
+        actor=actor,
+    )
+    verb = "Awarded" if data["direction"] == "award" else "Deducted"
+    return f"{verb} {data['points']} points: the balance is {enrollment.points_balance}."
+
+
+def _enrol(customer, form, actor):
+    data = form.cleaned_data
+    loyalty_services.enrollment_create(
+        organization=customer.organization, customer=customer, program=data["program"], actor=actor
+    )
+    return f"Enrolled in {data['program'].name}."
+
+
+def _card(customer, form, actor):
+    data = form.cleaned_data
+    result = loyalty_services.card_enroll(
+        organization=customer.organization,
+        customer=customer,
+        stamp_card=data["stamp_card"],
+        actor=actor,
+    )
+    return f"Issued {data['stamp_card'].name} card {result.card.code}."
+
+
+def _coupon(customer, form, actor):
+    data = form.cleaned_data
+    result = loyalty_services.coupon_issue(
+        organization=customer.organization, series=data["series"], customer=customer, actor=actor
+    )
+    return f"Issued coupon {result.coupon.code}."
+
+
+def _links(customer, form, actor):
+    data = form.cleaned_data
+    result = loyalty_services.card_links_send(
+        organization=customer.organization, card=data["card"], actor=actor
+    )
+    if result.warnings:
+        raise DomainError("no_address", " ".join(result.warnings), field="card")
+    sent = [d.address for d in result.deliveries if d.status == "sent"]
+    failed = [d.address for d in result.deliveries if d.status != "sent"]
+    message = f"Card links sent to {', '.join(sent) or 'nobody'}."
+    return message + (f" Failed: {', '.join(failed)}." if failed else "")
+
+
+def _status(customer, form, actor):
+    data = form.cleaned_data
+    label = data.get("status_label")
+    given = {"status_label": label.name} if label else {"status": data["status"]}
+    customer_update(customer=customer, data=CustomerInput(**given), actor=actor)
+    return "Status changed."
+
+
+def _fields(customer, form, actor):
+    customer_update(customer=customer, data=form.as_input(), actor=actor)
+    return "Fields saved."
+
+
+ACTIONS = {
+    "stamps": Action("customers.add_stamps", StampsForm, _stamps, "Add stamps"),
+    "redeem": Action("customers.add_stamps", RedeemForm, _redeem, "Redeem a reward"),
+    "points": Action("customers.adjust_points", PointsForm, _points, "Award or deduct points"),
+    "enrol": Action("customers.change_customer", EnrolForm, _enrol, "Enrol in a programme"),
+    "card": Action("customers.change_customer", CardForm, _card, "Issue a stamp card"),
+    "coupon": Action("customers.change_customer", CouponForm, _coupon, "Issue a coupon"),
+    "links": Action("customers.send_card_links", LinksForm, _links, "Resend card links"),
+    "status": Action("customers.change_customer", StatusForm, _status, "Change status"),
+    "fields": Action("customers.change_customer", FieldsForm, _fields, "Edit fields"),
+}
