@@ -41,6 +41,8 @@ from urllib.parse import urlparse
 import django
 import psycopg
 
+from bench.server import start_gunicorn
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/crm_faults"
 REDIS_URL = "redis://127.0.0.1:6379/1"
@@ -87,43 +89,13 @@ class Server:
     def __init__(self, redis_url: str, log_dir: Path, name: str):
         self.port = free_port()
         self.log = open(log_dir / f"gunicorn-{name}.log", "w")  # noqa: SIM115 - closed in stop()
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "crm.config.settings",
-            "DEBUG": "0",
-            "SECURE_SSL_REDIRECT": "0",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "CONN_MAX_AGE": "600",
-            "REDIS_URL": redis_url,
-            "LOG_LEVEL": "WARNING",
-        }
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "crm.config.wsgi:application",
-                "--workers",
-                "2",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--log-level",
-                "warning",
-            ],
-            cwd=BASE_DIR,
-            env=env,
+        self.process = start_gunicorn(
+            self.port,
+            settings="crm.config.settings",
+            redis_url=redis_url,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
-        for _ in range(200):
-            try:
-                http.client.HTTPConnection("127.0.0.1", self.port, timeout=1).request(
-                    "GET", "/admin/login/"
-                )
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise SystemExit("gunicorn did not start")
 
     def workers(self) -> list[int]:
         pid = self.process.pid
