@@ -21,8 +21,12 @@ from django.views.decorators.http import require_POST
 from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
 from customers.membership.update import customer_update
-from loyalty import services as loyalty_services
 from loyalty.models import CouponSeries, Program, Reward, StampCard
+from loyalty.services.card_links import card_links_send
+from loyalty.services.coupons import coupon_issue
+from loyalty.services.enrolments import enrollment_create
+from loyalty.services.points import MAX_POINTS, points_award, points_deduct
+from loyalty.services.stamps import MAX_STAMPS_PER_CALL, card_enroll, reward_redeem, stamps_add
 
 from . import selectors
 from .inputs import CustomerInput
@@ -48,7 +52,7 @@ class CardChoice(forms.ModelChoiceField):
 
 class StampsForm(CustomerForm):
     card = CardChoice(queryset=None)
-    stamps = forms.IntegerField(min_value=1, max_value=loyalty_services.MAX_STAMPS_PER_CALL)
+    stamps = forms.IntegerField(min_value=1, max_value=MAX_STAMPS_PER_CALL)
     reason = forms.CharField(max_length=255, required=False)
 
     def __init__(self, *args, **kwargs):
@@ -71,7 +75,7 @@ class RedeemForm(CustomerForm):
 class PointsForm(CustomerForm):
     enrollment = forms.ModelChoiceField(queryset=None, label="Programme")
     direction = forms.ChoiceField(choices=[("award", "Award"), ("deduct", "Deduct")])
-    points = forms.IntegerField(min_value=1, max_value=loyalty_services.MAX_POINTS)
+    points = forms.IntegerField(min_value=1, max_value=MAX_POINTS)
     reason = forms.CharField(max_length=255)
 
     def __init__(self, *args, **kwargs):
@@ -221,7 +225,7 @@ class Action:
 
 def _stamps(customer, form, actor):
     data = form.cleaned_data
-    result = loyalty_services.stamps_add(
+    result = stamps_add(
         organization=customer.organization,
         card=data["card"],
         stamps=data["stamps"],
@@ -233,7 +237,7 @@ def _stamps(customer, form, actor):
 
 def _redeem(customer, form, actor):
     data = form.cleaned_data
-    result = loyalty_services.reward_redeem(
+    result = reward_redeem(
         organization=customer.organization, card=data["card"], reward=data["reward"], actor=actor
     )
     return f"Redeemed {data['reward'].name}: card {result.card.code} has {result.card.stamps}."
@@ -241,11 +245,7 @@ def _redeem(customer, form, actor):
 
 def _points(customer, form, actor):
     data = form.cleaned_data
-    change = (
-        loyalty_services.points_award
-        if data["direction"] == "award"
-        else loyalty_services.points_deduct
-    )
+    change = points_award if data["direction"] == "award" else points_deduct
     enrollment = data["enrollment"]
     change(
         organization=customer.organization,
@@ -260,7 +260,7 @@ def _points(customer, form, actor):
 
 def _enrol(customer, form, actor):
     data = form.cleaned_data
-    loyalty_services.enrollment_create(
+    enrollment_create(
         organization=customer.organization, customer=customer, program=data["program"], actor=actor
     )
     return f"Enrolled in {data['program'].name}."
@@ -268,7 +268,7 @@ def _enrol(customer, form, actor):
 
 def _card(customer, form, actor):
     data = form.cleaned_data
-    result = loyalty_services.card_enroll(
+    result = card_enroll(
         organization=customer.organization,
         customer=customer,
         stamp_card=data["stamp_card"],
@@ -279,7 +279,7 @@ def _card(customer, form, actor):
 
 def _coupon(customer, form, actor):
     data = form.cleaned_data
-    result = loyalty_services.coupon_issue(
+    result = coupon_issue(
         organization=customer.organization, series=data["series"], customer=customer, actor=actor
     )
     return f"Issued coupon {result.coupon.code}."
@@ -287,9 +287,7 @@ def _coupon(customer, form, actor):
 
 def _links(customer, form, actor):
     data = form.cleaned_data
-    result = loyalty_services.card_links_send(
-        organization=customer.organization, card=data["card"], actor=actor
-    )
+    result = card_links_send(organization=customer.organization, card=data["card"], actor=actor)
     if result.warnings:
         raise DomainError("no_address", " ".join(result.warnings), field="card")
     sent = [d.address for d in result.deliveries if d.status == "sent"]

@@ -33,8 +33,8 @@ from customers.models import (
     LoyaltyType,
     SourceAccount,
 )
-from loyalty import services as loyalty_services
 from loyalty.models import CardLinkDelivery, Coupon, CustomerCard, Enrollment
+from loyalty.services.merging import card_absorb, enrollment_absorb
 
 # What a merge fills in on the survivor from the merged customer when the survivor lacks it.
 MERGED_PROFILE_FIELDS = (
@@ -285,7 +285,7 @@ def _move_loyalty(survivor: Customer, merged: Customer, actor: Actor) -> None:
         if same is None:
             Enrollment.objects.filter(pk=enrollment.pk).update(customer=survivor)
         else:
-            loyalty_services.enrollment_absorb(survivor=same, merged=enrollment, actor=actor)
+            enrollment_absorb(survivor=same, merged=enrollment, actor=actor)
     carded = {c.stamp_card_id: c for c in survivor.cards.all()}
     for card in merged.cards.all():
         same = carded.get(card.stamp_card_id)
@@ -293,7 +293,7 @@ def _move_loyalty(survivor: Customer, merged: Customer, actor: Actor) -> None:
             CustomerCard.objects.filter(pk=card.pk).update(customer=survivor)
             CardLinkDelivery.objects.filter(card=card).update(customer=survivor)
         else:
-            loyalty_services.card_absorb(survivor=same, merged=card, actor=actor)
+            card_absorb(survivor=same, merged=card, actor=actor)
     Coupon.objects.filter(customer=merged).update(customer=survivor)
 
 

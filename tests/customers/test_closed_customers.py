@@ -14,7 +14,8 @@ from customers.membership.lifecycle import customer_erase, customer_merge
 from customers.membership.registration import customer_register
 from customers.models import Customer
 from customers.services.channels import channel_add
-from loyalty.services import points_award, stamps_add
+from loyalty.services.points import points_award
+from loyalty.services.stamps import stamps_add
 from tests.crm.factories import StoreFactory
 from tests.customers.factories import CustomerFactory, SourceAccountFactory
 from tests.customers.test_admin import form_data

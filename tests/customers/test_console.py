@@ -14,7 +14,7 @@ from crm.actors import Actor
 from customers.membership.lifecycle import customer_merge
 from customers.models import AuditEvent, Customer, CustomerStatus, ExtendedFieldDefinition
 from loyalty.models import PointsTransaction
-from loyalty.services import points_award
+from loyalty.services.points import points_award
 from tests.crm.factories import StaffFactory
 from tests.customers.factories import ChannelFactory, CustomerFactory, IdentifierFactory
 from tests.loyalty.factories import (

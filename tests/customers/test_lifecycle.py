@@ -27,12 +27,10 @@ from loyalty.models import (
     StampTransaction,
     TierChange,
 )
-from loyalty.services import (
-    card_links_send,
-    coupon_issue,
-    points_award,
-    stamps_add,
-)
+from loyalty.services.card_links import card_links_send
+from loyalty.services.coupons import coupon_issue
+from loyalty.services.points import points_award
+from loyalty.services.stamps import stamps_add
 from tests.customers.factories import ChannelFactory, CustomerFactory, IdentifierFactory
 from tests.customers.test_admin import form_data
 from tests.loyalty.factories import (
