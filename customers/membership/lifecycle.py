@@ -24,6 +24,7 @@ from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
 from crm.models import IdempotencyRecord
 from customers import audit
+from customers.closure import ERASED_TEXT
 from customers.models import (
     AuditEvent,
     CommChannel,
@@ -33,8 +34,8 @@ from customers.models import (
     LoyaltyType,
     SourceAccount,
 )
-from loyalty.models import CardLinkDelivery, Coupon, CustomerCard, Enrollment
-from loyalty.services.merging import card_absorb, enrollment_absorb
+from loyalty.services.erasure import loyalty_erase
+from loyalty.services.merging import loyalty_merge
 
 # What a merge fills in on the survivor from the merged customer when the survivor lacks it.
 MERGED_PROFILE_FIELDS = (
@@ -214,7 +215,7 @@ def customer_merge(*, survivor: Customer, merged: Customer, actor: Actor) -> Mer
         _move_profile(plan)
         _move_accounts(survivor, merged)
         _move_channels(survivor, merged)
-        _move_loyalty(survivor, merged, actor)
+        loyalty_merge(survivor=survivor, merged=merged, actor=actor)
         Customer.objects.filter(referred_by=merged).exclude(pk=survivor.pk).update(
             referred_by=survivor
         )
@@ -278,25 +279,6 @@ def _move_channels(survivor: Customer, merged: Customer) -> None:
         channel.save(update_fields=["customer", "primary", "updated_at"])
 
 
-def _move_loyalty(survivor: Customer, merged: Customer, actor: Actor) -> None:
-    enrolled = {e.program_id: e for e in survivor.enrollments.all()}
-    for enrollment in merged.enrollments.all():
-        same = enrolled.get(enrollment.program_id)
-        if same is None:
-            Enrollment.objects.filter(pk=enrollment.pk).update(customer=survivor)
-        else:
-            enrollment_absorb(survivor=same, merged=enrollment, actor=actor)
-    carded = {c.stamp_card_id: c for c in survivor.cards.all()}
-    for card in merged.cards.all():
-        same = carded.get(card.stamp_card_id)
-        if same is None:
-            CustomerCard.objects.filter(pk=card.pk).update(customer=survivor)
-            CardLinkDelivery.objects.filter(card=card).update(customer=survivor)
-        else:
-            card_absorb(survivor=same, merged=card, actor=actor)
-    Coupon.objects.filter(customer=merged).update(customer=survivor)
-
-
 def _tombstone(merged: Customer, survivor: Customer) -> None:
     """What remains of a merged customer: its id, pointing to the survivor."""
     Customer.objects.filter(pk=merged.pk).update(
@@ -310,7 +292,6 @@ def _tombstone(merged: Customer, survivor: Customer) -> None:
     merged.refresh_from_db()
 
 
-ERASED = "(erased)"
 ERASED_REPLAY = {
     "detail": "This response held personal data of a customer since erased; it is no longer kept."
 }
@@ -342,14 +323,14 @@ def customer_erase(*, customer: Customer, actor: Actor) -> None:
         )
         Identifier.objects.filter(customer_id__in=ids).delete()
         CommChannel.objects.filter(customer_id__in=ids).delete()
-        CardLinkDelivery.objects.filter(customer_id__in=ids).update(address=ERASED, detail="")
+        loyalty_erase(customer_ids=ids)
         AuditEvent.objects.filter(
             Q(customer_id__in=ids) | Q(customer_public_id=customer.public_id)
         ).update(changes={}, actor_context={})
         LogEntry.objects.filter(
             content_type=ContentType.objects.get_for_model(Customer),
             object_id__in=[str(pk) for pk in ids],
-        ).update(object_repr=ERASED, change_message="")
+        ).update(object_repr=ERASED_TEXT, change_message="")
         _forget_replays(customer.organization_id, personal)
         customer.refresh_from_db()
         audit.record(customer, subject="customer", action="erased", changes={}, actor=actor)

@@ -6,9 +6,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from crm.actors import Actor
+from customers.models import Customer
 
 from ..models import (
+    CardLinkDelivery,
     CardStatus,
+    Coupon,
     CustomerCard,
     Enrollment,
     PointsKind,
@@ -110,3 +113,25 @@ def card_absorb(*, survivor: CustomerCard, merged: CustomerCard, actor: Actor) -
     CustomerCard.objects.filter(pk=out_of.pk).update(
         status=CardStatus.INACTIVE, updated_at=timezone.now()
     )
+
+
+def loyalty_merge(*, survivor: Customer, merged: Customer, actor: Actor) -> None:
+    """Give `merged`'s enrolments, cards (with the deliveries of their links) and coupons to
+    `survivor`; an enrolment in a programme, or a card of a stamp card, the survivor has too is
+    combined with the survivor's. The caller holds both customers locked."""
+    enrolled = {e.program_id: e for e in survivor.enrollments.all()}
+    for enrollment in merged.enrollments.all():
+        same = enrolled.get(enrollment.program_id)
+        if same is None:
+            Enrollment.objects.filter(pk=enrollment.pk).update(customer=survivor)
+        else:
+            enrollment_absorb(survivor=same, merged=enrollment, actor=actor)
+    carded = {c.stamp_card_id: c for c in survivor.cards.all()}
+    for card in merged.cards.all():
+        same = carded.get(card.stamp_card_id)
+        if same is None:
+            CustomerCard.objects.filter(pk=card.pk).update(customer=survivor)
+            CardLinkDelivery.objects.filter(card=card).update(customer=survivor)
+        else:
+            card_absorb(survivor=same, merged=card, actor=actor)
+    Coupon.objects.filter(customer=merged).update(customer=survivor)
