@@ -30,8 +30,9 @@ from loyalty.services.stamps import MAX_STAMPS_PER_CALL, card_enroll, reward_red
 
 from . import selectors
 from .inputs import CustomerInput
-from .membership import lifecycle
 from .membership.documents import customer_overview
+from .membership.erasure import customer_erase
+from .membership.merge import customer_merge, merge_plan
 from .models import Customer, CustomerStatus, ExtendedFieldType, StatusLabel
 
 # --- action forms ------------------------------------------------------------------------------
@@ -474,14 +475,14 @@ class ConsoleMixin:
             if merged is None:
                 raise Http404("No such customer.")
             try:
-                plan = lifecycle.merge_plan(survivor=survivor, merged=merged)
+                plan = merge_plan(survivor=survivor, merged=merged)
             except DomainError as error:
                 messages.error(request, _error_text(error))
                 return HttpResponseRedirect(request.path)
             context["plan"] = plan
             if request.method == "POST" and request.POST.get("confirm") == "yes":
                 try:
-                    lifecycle.customer_merge(
+                    customer_merge(
                         survivor=survivor, merged=merged, actor=Actor.staff(request.user)
                     )
                 except DomainError as error:
@@ -519,7 +520,7 @@ class ConsoleMixin:
                     messages.error(request, "The confirmation expired: start again.")
                     return HttpResponseRedirect(request.path)
                 try:
-                    lifecycle.customer_erase(customer=customer, actor=Actor.staff(request.user))
+                    customer_erase(customer=customer, actor=Actor.staff(request.user))
                 except DomainError as error:
                     messages.error(request, _error_text(error))
                     return HttpResponseRedirect(self.overview_url(customer))

@@ -10,7 +10,8 @@ from rest_framework.test import APIClient
 from crm.actors import SYSTEM
 from crm.errors import DomainError, ErrorCode
 from customers.inputs import ChannelInput, CustomerInput, EnrollmentInput
-from customers.membership.lifecycle import customer_erase, customer_merge
+from customers.membership.erasure import customer_erase
+from customers.membership.merge import customer_merge
 from customers.membership.registration import customer_register
 from customers.models import Customer
 from customers.services.channels import channel_add

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from crm.actors import Actor
-from customers.membership.lifecycle import customer_merge
+from customers.membership.merge import customer_merge
 from customers.models import AuditEvent, Customer, CustomerStatus, ExtendedFieldDefinition
 from loyalty.models import PointsTransaction
 from loyalty.services.points import points_award

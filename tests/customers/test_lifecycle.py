@@ -12,7 +12,8 @@ from crm.actors import Actor
 from crm.errors import DomainError
 from crm.models import IdempotencyRecord
 from customers.inputs import ChannelInput, IdentifierInput
-from customers.membership.lifecycle import customer_erase, customer_merge, merge_plan
+from customers.membership.erasure import customer_erase
+from customers.membership.merge import customer_merge, merge_plan
 from customers.models import AuditEvent, CommChannel, Customer, CustomerStatus, Identifier
 from customers.services.channels import channel_add
 from customers.services.identifiers import identifier_add
