@@ -16,6 +16,9 @@ from crm.errors import DomainError, ErrorCode
 
 from .models import Customer
 
+# What an erasure leaves in place of a text that named the customer (a log entry, an address).
+ERASED_TEXT = "(erased)"
+
 
 def customer_is_closed(customer: Customer) -> bool:
     return customer.merged_into_id is not None or customer.erased_at is not None

@@ -1,9 +1,9 @@
 """The customer's profile fields, each declared once with everything the layers need of it.
 
-The customer documents, the files customers are imported from and exported to, and the API's
-customer objects are made from this declaration. The layers that must say more of a field than
-this (the services' inputs, their validation, merging and erasure) list it themselves, and
-tests/customers/test_field_declaration.py holds them to it.
+The customer documents, the files customers are imported from and exported to, the API's
+customer objects, and what a merge fills in and an erasure empties are made from this
+declaration. The layers that must say more of a field than this (the services' inputs and their
+validation) list it themselves, and tests/customers/test_field_declaration.py holds them to it.
 """
 
 from dataclasses import dataclass

@@ -14,7 +14,6 @@ from crm.admin_services import (
 )
 from crm.tenancy import ReadOnlyAdminMixin, TenantScopedAdmin, TenantScopedMixin
 
-from . import services
 from .models import (
     CardLinkDelivery,
     Coupon,
@@ -30,12 +29,13 @@ from .models import (
     Tier,
     TierChange,
 )
+from .services import coupon_series, programmes, stamp_cards
 
 TIER_EDITABLE = ["number", "name", "points_threshold"]
 
 
 def tier_check(tier: Tier | None, program: Program, data: dict) -> None:
-    services.tier_validate(
+    programmes.tier_validate(
         program=program,
         number=data["number"],
         name=data["name"],
@@ -45,7 +45,7 @@ def tier_check(tier: Tier | None, program: Program, data: dict) -> None:
 
 
 def tier_update(tier: Tier, data: dict, actor) -> Tier:
-    return services.tier_update(
+    return programmes.tier_update(
         tier=tier,
         number=data["number"],
         name=data["name"],
@@ -65,7 +65,7 @@ class TierInlineForm(ServiceInlineForm):
 
 class TierFormSet(ServiceInlineFormSet):
     def create(self, data, actor):
-        return services.tier_create(
+        return programmes.tier_create(
             program=self.instance,
             number=data["number"],
             name=data["name"],
@@ -77,7 +77,7 @@ class TierFormSet(ServiceInlineFormSet):
         return tier_update(obj, data, actor)
 
     def delete(self, obj, actor):
-        services.tier_delete(tier=obj, actor=actor)
+        programmes.tier_delete(tier=obj, actor=actor)
 
 
 class TierInline(TenantScopedMixin, admin.TabularInline):
@@ -106,7 +106,7 @@ class ProgramForm(ServiceForm):
     def check(self):
         program = self.instance if self.instance.pk else None
         data = self.cleaned_data
-        services.program_validate(
+        programmes.program_validate(
             organization=program.organization if program else data["organization"],
             name=data["name"],
             welcome_points=data["welcome_points"],
@@ -146,19 +146,19 @@ class ProgramAdmin(ServiceAdminMixin, TenantScopedAdmin):
     inlines = [TierInline]
 
     def create(self, data, actor):
-        return services.program_create(
+        return programmes.program_create(
             organization=data["organization"],
             **{name: data[name] for name in PROGRAM_EDITABLE},
             actor=actor,
         )
 
     def update(self, obj, data, actor):
-        return services.program_update(
+        return programmes.program_update(
             program=obj, **{name: data[name] for name in PROGRAM_EDITABLE}, actor=actor
         )
 
     def delete(self, obj, actor):
-        services.program_delete(program=obj, actor=actor)
+        programmes.program_delete(program=obj, actor=actor)
 
 
 COUPON_SERIES_EDITABLE = ["description", "discount_code", "valid_days", "valid_until", "active"]
@@ -171,7 +171,7 @@ class CouponSeriesForm(ServiceForm):
 
     def check(self):
         data = self.cleaned_data
-        services.coupon_series_validate(
+        coupon_series.coupon_series_validate(
             description=data["description"],
             discount_code=data["discount_code"],
             valid_days=data["valid_days"],
@@ -188,19 +188,19 @@ class CouponSeriesAdmin(ServiceAdminMixin, TenantScopedAdmin):
     search_fields = ["description", "discount_code"]
 
     def create(self, data, actor):
-        return services.coupon_series_create(
+        return coupon_series.coupon_series_create(
             organization=data["organization"],
             **{name: data[name] for name in COUPON_SERIES_EDITABLE},
             actor=actor,
         )
 
     def update(self, obj, data, actor):
-        return services.coupon_series_update(
+        return coupon_series.coupon_series_update(
             series=obj, **{name: data[name] for name in COUPON_SERIES_EDITABLE}, actor=actor
         )
 
     def delete(self, obj, actor):
-        services.coupon_series_delete(series=obj, actor=actor)
+        coupon_series.coupon_series_delete(series=obj, actor=actor)
 
 
 @admin.register(Coupon)
@@ -233,7 +233,7 @@ class TierAdmin(ServiceAdminMixin, TenantScopedAdmin):
     fixed_after_create = ("program",)
 
     def create(self, data, actor):
-        return services.tier_create(
+        return programmes.tier_create(
             program=data["program"],
             number=data["number"],
             name=data["name"],
@@ -245,7 +245,7 @@ class TierAdmin(ServiceAdminMixin, TenantScopedAdmin):
         return tier_update(obj, data, actor)
 
     def delete(self, obj, actor):
-        services.tier_delete(tier=obj, actor=actor)
+        programmes.tier_delete(tier=obj, actor=actor)
 
 
 class PointsTransactionInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -307,11 +307,11 @@ REWARD_EDITABLE = ["name", "stamp_cost", "active"]
 
 
 def reward_check(data: dict) -> None:
-    services.reward_validate(name=data["name"], stamp_cost=data["stamp_cost"])
+    stamp_cards.reward_validate(name=data["name"], stamp_cost=data["stamp_cost"])
 
 
 def reward_update(reward: Reward, data: dict, actor) -> Reward:
-    return services.reward_update(
+    return stamp_cards.reward_update(
         reward=reward, **{name: data[name] for name in REWARD_EDITABLE}, actor=actor
     )
 
@@ -327,7 +327,7 @@ class RewardInlineForm(ServiceInlineForm):
 
 class RewardFormSet(ServiceInlineFormSet):
     def create(self, data, actor):
-        return services.reward_create(
+        return stamp_cards.reward_create(
             stamp_card=self.instance,
             **{name: data[name] for name in REWARD_EDITABLE},
             actor=actor,
@@ -337,7 +337,7 @@ class RewardFormSet(ServiceInlineFormSet):
         return reward_update(obj, data, actor)
 
     def delete(self, obj, actor):
-        services.reward_delete(reward=obj, actor=actor)
+        stamp_cards.reward_delete(reward=obj, actor=actor)
 
 
 class RewardInline(TenantScopedMixin, admin.TabularInline):
@@ -358,7 +358,7 @@ class StampCardForm(ServiceForm):
     def check(self):
         stamp_card = self.instance if self.instance.pk else None
         data = self.cleaned_data
-        services.stamp_card_validate(
+        stamp_cards.stamp_card_validate(
             organization=stamp_card.organization if stamp_card else data["organization"],
             name=data["name"],
             store=data["store"],
@@ -376,19 +376,19 @@ class StampCardAdmin(ServiceAdminMixin, TenantScopedAdmin):
     inlines = [RewardInline]
 
     def create(self, data, actor):
-        return services.stamp_card_create(
+        return stamp_cards.stamp_card_create(
             organization=data["organization"],
             **{name: data[name] for name in STAMP_CARD_EDITABLE},
             actor=actor,
         )
 
     def update(self, obj, data, actor):
-        return services.stamp_card_update(
+        return stamp_cards.stamp_card_update(
             stamp_card=obj, **{name: data[name] for name in STAMP_CARD_EDITABLE}, actor=actor
         )
 
     def delete(self, obj, actor):
-        services.stamp_card_delete(stamp_card=obj, actor=actor)
+        stamp_cards.stamp_card_delete(stamp_card=obj, actor=actor)
 
 
 class RewardForm(ServiceForm):
@@ -413,7 +413,7 @@ class RewardAdmin(ServiceAdminMixin, TenantScopedAdmin):
     fixed_after_create = ("stamp_card",)
 
     def create(self, data, actor):
-        return services.reward_create(
+        return stamp_cards.reward_create(
             stamp_card=data["stamp_card"],
             **{name: data[name] for name in REWARD_EDITABLE},
             actor=actor,
@@ -423,7 +423,7 @@ class RewardAdmin(ServiceAdminMixin, TenantScopedAdmin):
         return reward_update(obj, data, actor)
 
     def delete(self, obj, actor):
-        services.reward_delete(reward=obj, actor=actor)
+        stamp_cards.reward_delete(reward=obj, actor=actor)
 
 
 class StampTransactionInline(ReadOnlyAdminMixin, admin.TabularInline):

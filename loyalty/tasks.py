@@ -5,12 +5,12 @@ import logging
 from crm.actors import SYSTEM
 from crm.background import background_task
 
-from . import services
+from .services.points import points_expire_due
 
 logger = logging.getLogger(__name__)
 
 
 @background_task
 def points_expire_task() -> None:
-    expired = services.points_expire_due(actor=SYSTEM)
+    expired = points_expire_due(actor=SYSTEM)
     logger.info("Expired %s points in %s lots", expired.points, expired.lots)

@@ -27,7 +27,7 @@ from customers.inputs import (
 from customers.models import Customer
 from customers.services.extended_fields import EXTENDED_FIELD_NAME_RULE, FIELD_NAME
 from loyalty.api.serializers import CardSerializer, EnrollmentSerializer, SideEffectSerializer
-from loyalty.services import MAX_POINTS
+from loyalty.services.points import MAX_POINTS
 
 # --- input -------------------------------------------------------------------------------------
 

@@ -8,8 +8,9 @@ from customers import selectors
 from customers.choices import CustomerStatus, ExtendedFieldType
 from customers.inputs import CustomerInput
 from customers.models import Customer, StatusLabel
-from loyalty import services as loyalty_services
 from loyalty.models import CouponSeries, Program, Reward, StampCard
+from loyalty.services.points import MAX_POINTS
+from loyalty.services.stamps import MAX_STAMPS_PER_CALL
 
 
 class CustomerForm(forms.Form):
@@ -27,7 +28,7 @@ class CardChoice(forms.ModelChoiceField):
 
 class StampsForm(CustomerForm):
     card = CardChoice(queryset=None)
-    stamps = forms.IntegerField(min_value=1, max_value=loyalty_services.MAX_STAMPS_PER_CALL)
+    stamps = forms.IntegerField(min_value=1, max_value=MAX_STAMPS_PER_CALL)
     reason = forms.CharField(max_length=255, required=False)
 
     def __init__(self, *args, **kwargs):
@@ -50,7 +51,7 @@ class RedeemForm(CustomerForm):
 class PointsForm(CustomerForm):
     enrollment = forms.ModelChoiceField(queryset=None, label="Programme")
     direction = forms.ChoiceField(choices=[("award", "Award"), ("deduct", "Deduct")])
-    points = forms.IntegerField(min_value=1, max_value=loyalty_services.MAX_POINTS)
+    points = forms.IntegerField(min_value=1, max_value=MAX_POINTS)
     reason = forms.CharField(max_length=255)
 
     def __init__(self, *args, **kwargs):

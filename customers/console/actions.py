@@ -24,7 +24,11 @@ from customers.console.action_forms import (
 from customers.inputs import CustomerInput
 from customers.membership.update import customer_update
 from customers.models import Customer
-from loyalty import services as loyalty_services
+from loyalty.services.card_links import card_links_send
+from loyalty.services.coupons import coupon_issue
+from loyalty.services.enrolments import enrollment_create
+from loyalty.services.points import points_award, points_deduct
+from loyalty.services.stamps import card_enroll, reward_redeem, stamps_add
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,7 @@ class Action:
 
 def _stamps(customer, form, actor):
     data = form.cleaned_data
-    result = loyalty_services.stamps_add(
+    result = stamps_add(
         organization=customer.organization,
         card=data["card"],
         stamps=data["stamps"],
@@ -49,7 +53,7 @@ def _stamps(customer, form, actor):
 
 def _redeem(customer, form, actor):
     data = form.cleaned_data
-    result = loyalty_services.reward_redeem(
+    result = reward_redeem(
         organization=customer.organization, card=data["card"], reward=data["reward"], actor=actor
     )
     return f"Redeemed {data['reward'].name}: card {result.card.code} has {result.card.stamps}."
@@ -57,11 +61,7 @@ def _redeem(customer, form, actor):
 
 def _points(customer, form, actor):
     data = form.cleaned_data
-    change = (
-        loyalty_services.points_award
-        if data["direction"] == "award"
-        else loyalty_services.points_deduct
-    )
+    change = points_award if data["direction"] == "award" else points_deduct
     enrollment = data["enrollment"]
     change(
         organization=customer.organization,
@@ -76,7 +76,7 @@ def _points(customer, form, actor):
 
 def _enrol(customer, form, actor):
     data = form.cleaned_data
-    loyalty_services.enrollment_create(
+    enrollment_create(
         organization=customer.organization, customer=customer, program=data["program"], actor=actor
     )
     return f"Enrolled in {data['program'].name}."
@@ -84,7 +84,7 @@ def _enrol(customer, form, actor):
 
 def _card(customer, form, actor):
     data = form.cleaned_data
-    result = loyalty_services.card_enroll(
+    result = card_enroll(
         organization=customer.organization,
         customer=customer,
         stamp_card=data["stamp_card"],
@@ -95,7 +95,7 @@ def _card(customer, form, actor):
 
 def _coupon(customer, form, actor):
     data = form.cleaned_data
-    result = loyalty_services.coupon_issue(
+    result = coupon_issue(
         organization=customer.organization, series=data["series"], customer=customer, actor=actor
     )
     return f"Issued coupon {result.coupon.code}."
@@ -103,9 +103,7 @@ def _coupon(customer, form, actor):
 
 def _links(customer, form, actor):
     data = form.cleaned_data
-    result = loyalty_services.card_links_send(
-        organization=customer.organization, card=data["card"], actor=actor
-    )
+    result = card_links_send(organization=customer.organization, card=data["card"], actor=actor)
     if result.warnings:
         raise DomainError("no_address", " ".join(result.warnings), field="card")
     sent = [d.address for d in result.deliveries if d.status == "sent"]

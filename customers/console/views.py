@@ -20,8 +20,9 @@ from crm.errors import DomainError, ErrorCode
 from customers import selectors
 from customers.console.action_forms import FieldsForm
 from customers.console.actions import ACTIONS
-from customers.membership import lifecycle
 from customers.membership.documents import customer_overview
+from customers.membership.erasure import customer_erase
+from customers.membership.merge import customer_merge, merge_plan
 from customers.models import Customer
 
 
@@ -174,14 +175,14 @@ class ConsoleMixin:
             if merged is None:
                 raise Http404("No such customer.")
             try:
-                plan = lifecycle.merge_plan(survivor=survivor, merged=merged)
+                plan = merge_plan(survivor=survivor, merged=merged)
             except DomainError as error:
                 messages.error(request, _error_text(error))
                 return HttpResponseRedirect(request.path)
             context["plan"] = plan
             if request.method == "POST" and request.POST.get("confirm") == "yes":
                 try:
-                    lifecycle.customer_merge(
+                    customer_merge(
                         survivor=survivor, merged=merged, actor=Actor.staff(request.user)
                     )
                 except DomainError as error:
@@ -219,7 +220,7 @@ class ConsoleMixin:
                     messages.error(request, "The confirmation expired: start again.")
                     return HttpResponseRedirect(request.path)
                 try:
-                    lifecycle.customer_erase(customer=customer, actor=Actor.staff(request.user))
+                    customer_erase(customer=customer, actor=Actor.staff(request.user))
                 except DomainError as error:
                     messages.error(request, _error_text(error))
                     return HttpResponseRedirect(self.overview_url(customer))

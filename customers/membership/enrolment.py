@@ -10,9 +10,10 @@ from customers.inputs import CustomerInput
 from customers.models import Customer
 from customers.services.registration import CustomerResult, ServiceWarning
 from customers.validation import is_id, is_int
-from loyalty import services as loyalty_services
 from loyalty.models import Program, StampCard
-from loyalty.services import MAX_POINTS
+from loyalty.services.enrolments import enrollment_create, enrollment_validate
+from loyalty.services.points import MAX_POINTS
+from loyalty.services.stamps import card_enroll
 from loyalty.side_effects import SideEffect
 
 
@@ -101,7 +102,7 @@ def enrol_all(
             )
             continue
         try:
-            outcome = loyalty_services.enrollment_create(
+            outcome = enrollment_create(
                 organization=organization,
                 customer=customer,
                 program=program,
@@ -119,7 +120,7 @@ def enrol_all(
         if skip_existing and card_id in carded:
             continue
         try:
-            outcome = loyalty_services.card_enroll(
+            outcome = card_enroll(
                 organization=organization,
                 customer=customer,
                 stamp_card=stamp_cards[card_id],
@@ -139,7 +140,7 @@ def enrolments_check(
     """Refuse now the enrolments and cards that a background job could not make."""
     for i, enrollment in enumerate(data.enrollments):
         try:
-            loyalty_services.enrollment_validate(
+            enrollment_validate(
                 organization=customer.organization,
                 customer=customer,
                 program=programs[enrollment.program_id],

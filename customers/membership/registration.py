@@ -31,8 +31,8 @@ from customers.validation import (
     matching_customer_id,
     referrer_for,
 )
-from loyalty import services as loyalty_services
 from loyalty.models import Program, StampCard
+from loyalty.services.points import referral_reward
 
 
 def customer_register(
@@ -98,7 +98,7 @@ def _register(
     )
     if result.created and referrer is not None:
         result.side_effects.extend(
-            loyalty_services.referral_reward(
+            referral_reward(
                 organization=organization, referee=customer, referrer=referrer, actor=actor
             )
         )

@@ -48,9 +48,9 @@ from customers.validation import (
     clean_profile,
     fill_from_identifiers,
 )
-from loyalty import services as loyalty_services
 from loyalty.models import CustomerCard, Enrollment
-from loyalty.services import MAX_STAMPS_PER_CALL
+from loyalty.services.points import points_award
+from loyalty.services.stamps import MAX_STAMPS_PER_CALL, stamps_add
 
 from .formats import FormatError, Reader, Record, unreadable
 
@@ -336,7 +336,7 @@ class Importer:
         for enrollment in Enrollment.objects.filter(customer=customer, program__in=record.balances):
             missing = record.balances[enrollment.program_id] - enrollment.points_balance
             if enrollment.program_id not in enrolled and missing > 0:
-                loyalty_services.points_award(
+                points_award(
                     organization=self.organization,
                     enrollment=enrollment,
                     points=missing,
@@ -347,7 +347,7 @@ class Importer:
             missing = record.stamps[card.stamp_card_id] - card.stamps
             while card.stamp_card_id not in carded and missing > 0:
                 step = min(missing, MAX_STAMPS_PER_CALL)
-                loyalty_services.stamps_add(
+                stamps_add(
                     organization=self.organization,
                     card=card,
                     stamps=step,

@@ -10,7 +10,8 @@ from crm.api.serializers import InputSerializer
 from loyalty.links import apple_wallet_url, card_page_url, google_wallet_url
 from loyalty.models import CardStatus, PointsKind
 from loyalty.selectors import CardView, card_view
-from loyalty.services import MAX_POINTS, MAX_STAMPS_PER_CALL
+from loyalty.services.points import MAX_POINTS
+from loyalty.services.stamps import MAX_STAMPS_PER_CALL
 
 # --- output ------------------------------------------------------------------------------------
 

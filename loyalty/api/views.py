@@ -13,7 +13,7 @@ from crm.api.pagination import CursorPage
 from crm.errors import DomainError, ErrorCode
 from customers import selectors as customer_selectors
 from customers.nested_views import CustomerChildViewSet
-from loyalty import selectors, services
+from loyalty import selectors
 from loyalty.models import (
     Coupon,
     CouponSeries,
@@ -25,6 +25,7 @@ from loyalty.models import (
     Reward,
     StampCard,
 )
+from loyalty.services import card_links, coupons, points, stamps
 
 from .serializers import (
     CardEnrollInputSerializer,
@@ -95,9 +96,9 @@ class PointsViewSet(mixins.ListModelMixin, CustomerChildViewSet):
             "actor": self.actor,
         }
         if data["action"] == "award":
-            result = services.points_award(**common, expires_at=data["expires_at"])
+            result = points.points_award(**common, expires_at=data["expires_at"])
         else:
-            result = services.points_deduct(**common)
+            result = points.points_deduct(**common)
         body = {
             "transaction": result.transaction,
             "balance": enrollment.points_balance,
@@ -125,7 +126,7 @@ class CustomerCardViewSet(mixins.ListModelMixin, CustomerChildViewSet):
         ).first()
         if stamp_card is None:
             raise not_found("stamp_card_id")
-        result = services.card_enroll(
+        result = stamps.card_enroll(
             organization=self.organization,
             customer=customer,
             stamp_card=stamp_card,
@@ -159,7 +160,7 @@ class CardViewSet(mixins.RetrieveModelMixin, OrganizationViewSet):
         card = self.get_object()
         serializer = StampsInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.stamps_add(
+        result = stamps.stamps_add(
             organization=self.organization,
             card=card,
             actor=self.actor,
@@ -178,7 +179,7 @@ class CardViewSet(mixins.RetrieveModelMixin, OrganizationViewSet):
         ).first()
         if reward is None:
             raise DomainError(ErrorCode.REWARD_UNKNOWN, "No such reward.", field="reward_id")
-        result = services.reward_redeem(
+        result = stamps.reward_redeem(
             organization=self.organization, card=card, reward=reward, actor=self.actor
         )
         return self._card_reply(result)
@@ -186,7 +187,7 @@ class CardViewSet(mixins.RetrieveModelMixin, OrganizationViewSet):
     @extend_schema(request=None, responses=SendLinksResultSerializer)
     @action(detail=True, methods=["post"], url_path="send-links")
     def send_links(self, request, code):
-        result = services.card_links_send(
+        result = card_links.card_links_send(
             organization=self.organization, card=self.get_object(), actor=self.actor
         )
         return Response(SendLinksResultSerializer(result).data)
@@ -264,7 +265,7 @@ class CouponViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizati
             raise not_found("series_id")
         if customer is None:
             raise not_found("customer_id")
-        result = services.coupon_issue(
+        result = coupons.coupon_issue(
             organization=self.organization, series=series, customer=customer, actor=self.actor
         )
         return Response(CouponSerializer(result.coupon).data, status=status.HTTP_201_CREATED)
@@ -272,5 +273,5 @@ class CouponViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizati
     @extend_schema(request=None, responses=CouponSerializer)
     @action(detail=True, methods=["post"])
     def redeem(self, request, code):
-        coupon = services.coupon_redeem(organization=self.organization, code=code, actor=self.actor)
+        coupon = coupons.coupon_redeem(organization=self.organization, code=code, actor=self.actor)
         return Response(CouponSerializer(self.get_queryset().get(pk=coupon.pk)).data)

@@ -21,8 +21,10 @@ from customers.inputs import (
 from customers.membership.registration import customer_register
 from customers.membership.update import customer_update
 from customers.models import Customer
-from loyalty import services as loyalty
 from loyalty.models import CouponSeries, PointsTransaction, Program, StampCard
+from loyalty.services.coupons import coupon_issue
+from loyalty.services.points import points_award, points_deduct
+from loyalty.services.stamps import stamps_add
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import CustomerCardFactory, EnrollmentFactory, RewardFactory
 
@@ -46,7 +48,7 @@ def test_an_agent_finds_a_customer_by_card_adds_a_stamp_and_cannot_award_points(
     other = CustomerFactory(organization=org, first_name="Ravi", last_name="Rao")
     CustomerCardFactory(customer=other, stamp_card=card.stamp_card)
     RewardFactory(stamp_card=card.stamp_card, name="Free coffee", stamp_cost=5)
-    loyalty.stamps_add(organization=org, card=card, stamps=2, actor=SYSTEM)
+    stamps_add(organization=org, card=card, stamps=2, actor=SYSTEM)
     enrollment = EnrollmentFactory(customer=customer)
     page = new_page()
 
@@ -199,14 +201,14 @@ def a_customer_with_history(organization: Organization, staff: Actor) -> Custome
     ).customer
     enrollment = customer.enrollments.get()
     for points, reason in [(320, "Purchase, order #10431"), (180, "Purchase, order #10588")]:
-        loyalty.points_award(
+        points_award(
             organization=organization,
             enrollment=enrollment,
             points=points,
             reason=reason,
             actor=Actor("api_key", "7 pos-flagship"),
         )
-    loyalty.points_deduct(
+    points_deduct(
         organization=organization,
         enrollment=enrollment,
         points=100,
@@ -215,13 +217,11 @@ def a_customer_with_history(organization: Organization, staff: Actor) -> Custome
     )
     card = customer.cards.get()
     for _ in range(5):
-        loyalty.stamps_add(
-            organization=organization, card=card, stamps=1, reason="Visit", actor=staff
-        )
+        stamps_add(organization=organization, card=card, stamps=1, reason="Visit", actor=staff)
     birthday = CouponSeries.objects.create(
         organization=organization, description="Birthday treat - free dessert", valid_days=14
     )
-    loyalty.coupon_issue(organization=organization, series=birthday, customer=customer, actor=staff)
+    coupon_issue(organization=organization, series=birthday, customer=customer, actor=staff)
     customer_update(
         customer=customer,
         data=CustomerInput(

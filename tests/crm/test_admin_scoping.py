@@ -10,7 +10,11 @@ from crm.services import api_key_create
 from crm.tenancy import for_organization
 from customers.models import ExtendedFieldDefinition
 from loyalty.models import CouponSeries
-from loyalty.services import card_links_send, coupon_issue, points_award, stamps_add, tier_set
+from loyalty.services.card_links import card_links_send
+from loyalty.services.coupons import coupon_issue
+from loyalty.services.enrolments import tier_set
+from loyalty.services.points import points_award
+from loyalty.services.stamps import stamps_add
 from tests.crm.factories import StoreFactory
 from tests.customers.factories import (
     ChannelFactory,

@@ -13,7 +13,8 @@ from crm.actors import SYSTEM
 from crm.api.permissions import ROUTE_PERMISSIONS
 from customers.models import ExtendedFieldDefinition
 from loyalty.models import CouponSeries
-from loyalty.services import coupon_issue, stamps_add
+from loyalty.services.coupons import coupon_issue
+from loyalty.services.stamps import stamps_add
 from tests.crm.factories import StaffFactory, StoreFactory
 from tests.customers.factories import ChannelFactory, CustomerFactory, IdentifierFactory
 from tests.loyalty.factories import (

@@ -9,7 +9,9 @@ from drf_spectacular.generators import SchemaGenerator
 from crm.actors import SYSTEM
 from customers.models import ExtendedFieldDefinition
 from loyalty.models import CouponSeries
-from loyalty.services import coupon_issue, points_award, stamps_add
+from loyalty.services.coupons import coupon_issue
+from loyalty.services.points import points_award
+from loyalty.services.stamps import stamps_add
 from tests.crm.factories import StoreFactory
 from tests.customers.factories import ChannelFactory, CustomerFactory, IdentifierFactory
 from tests.loyalty.factories import (

@@ -24,7 +24,7 @@ from crm.actors import SYSTEM
 from crm.services import api_key_create
 from customers.models import ExtendedFieldDefinition
 from loyalty.models import CouponSeries
-from loyalty.services import coupon_issue
+from loyalty.services.coupons import coupon_issue
 from tests.crm.factories import OrganizationFactory, StoreFactory
 from tests.customers.factories import (
     ChannelFactory,

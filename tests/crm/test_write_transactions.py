@@ -13,9 +13,9 @@ from rest_framework.test import APIClient
 from crm.errors import DomainError, ErrorCode
 from crm.models import IdempotencyRecord
 from crm.services import api_key_create
-from loyalty import services as loyalty_services
 from loyalty.api import serializers as loyalty_serializers
 from loyalty.models import PointsTransaction, StampTransaction
+from loyalty.services import stamps as loyalty_services
 from tests.concurrency import errors, run_concurrently
 from tests.crm.factories import OrganizationFactory
 from tests.loyalty.factories import CustomerCardFactory, EnrollmentFactory

@@ -8,7 +8,7 @@ from django.utils import timezone
 from crm.actors import SYSTEM
 from crm.api.pagination import CursorPage
 from customers.models import Customer, Identifier
-from loyalty.services import stamps_add
+from loyalty.services.stamps import stamps_add
 from tests.crm.factories import StoreFactory
 from tests.customers.factories import (
     ChannelFactory,

@@ -13,17 +13,10 @@ from customers.models import AuditEvent, Customer
 from customers.services.channels import channel_add, channel_remove, channel_update
 from customers.services.identifiers import identifier_add, identifier_remove, identifier_update
 from loyalty.models import CouponSeries
-from loyalty.services import (
-    card_enroll,
-    coupon_issue,
-    coupon_redeem,
-    enrollment_create,
-    points_award,
-    points_deduct,
-    reward_redeem,
-    stamps_add,
-    tier_set,
-)
+from loyalty.services.coupons import coupon_issue, coupon_redeem
+from loyalty.services.enrolments import enrollment_create, tier_set
+from loyalty.services.points import points_award, points_deduct
+from loyalty.services.stamps import card_enroll, reward_redeem, stamps_add
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import ProgramFactory, RewardFactory, StampCardFactory, TierFactory
 

@@ -10,11 +10,13 @@ from rest_framework.test import APIClient
 from crm.actors import SYSTEM
 from crm.errors import DomainError, ErrorCode
 from customers.inputs import ChannelInput, CustomerInput, EnrollmentInput
-from customers.membership.lifecycle import customer_erase, customer_merge
+from customers.membership.erasure import customer_erase
+from customers.membership.merge import customer_merge
 from customers.membership.registration import customer_register
 from customers.models import Customer
 from customers.services.channels import channel_add
-from loyalty.services import points_award, stamps_add
+from loyalty.services.points import points_award
+from loyalty.services.stamps import stamps_add
 from tests.crm.factories import StoreFactory
 from tests.customers.factories import CustomerFactory, SourceAccountFactory
 from tests.customers.test_admin import form_data

@@ -5,7 +5,7 @@ import pytest
 from crm.actors import Actor
 from crm.errors import ErrorCode
 from customers.inputs import CustomerInput, EnrollmentInput, IdentifierInput, SourceAccountInput
-from customers.membership.lifecycle import customer_merge
+from customers.membership.merge import customer_merge
 from customers.membership.registration import customer_register
 from customers.membership.upsert import customer_upsert
 from customers.models import AuditEvent, Customer

@@ -12,10 +12,10 @@ from django.urls import reverse
 
 from crm.actors import Actor
 from customers.choices import CustomerStatus
-from customers.membership.lifecycle import customer_merge
+from customers.membership.merge import customer_merge
 from customers.models import AuditEvent, Customer, ExtendedFieldDefinition
 from loyalty.models import PointsTransaction
-from loyalty.services import points_award
+from loyalty.services.points import points_award
 from tests.crm.factories import StaffFactory
 from tests.customers.factories import ChannelFactory, CustomerFactory, IdentifierFactory
 from tests.loyalty.factories import (

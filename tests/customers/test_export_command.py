@@ -17,7 +17,7 @@ from customers.inputs import (
 from customers.membership.registration import customer_register
 from customers.models import Customer, ExtendedFieldDefinition
 from loyalty.models import CustomerCard
-from loyalty.services import stamps_add
+from loyalty.services.stamps import stamps_add
 from tests.crm.factories import OrganizationFactory, StoreFactory
 from tests.customers.factories import CustomerFactory, StatusLabelFactory
 from tests.loyalty.factories import ProgramFactory, StampCardFactory, TierFactory

@@ -24,7 +24,7 @@ from customers.fields import (
     FILE_FIELDS,
     Kind,
 )
-from customers.membership import lifecycle
+from customers.membership import closing, merge
 from customers.membership.documents import customer_document, export_documents
 from customers.models import Customer
 from customers.services import writer
@@ -125,14 +125,14 @@ def test_validation_cleans_every_declared_input(org):
 
 def test_a_merge_fills_the_declared_fields():
     merged = {field.model_field for field in CUSTOMER_FIELDS if field.merged}
-    assert set(lifecycle.MERGED_PROFILE_FIELDS) == merged
+    assert set(merge.MERGED_PROFILE_FIELDS) == merged
 
 
 def test_an_erasure_empties_the_declared_personal_fields():
     personal = {
         field.model_field: ERASED[field.kind] for field in CUSTOMER_FIELDS if field.personal
     }
-    assert personal == lifecycle.PERSONAL_FIELDS
+    assert personal == closing.PERSONAL_FIELDS
 
 
 def test_an_import_writes_every_declared_input():

@@ -13,7 +13,8 @@ from crm.errors import DomainError
 from crm.models import IdempotencyRecord
 from customers.choices import CustomerStatus
 from customers.inputs import ChannelInput, IdentifierInput
-from customers.membership.lifecycle import customer_erase, customer_merge, merge_plan
+from customers.membership.erasure import customer_erase
+from customers.membership.merge import customer_merge, merge_plan
 from customers.models import AuditEvent, CommChannel, Customer, Identifier
 from customers.services.channels import channel_add
 from customers.services.identifiers import identifier_add
@@ -28,12 +29,10 @@ from loyalty.models import (
     StampTransaction,
     TierChange,
 )
-from loyalty.services import (
-    card_links_send,
-    coupon_issue,
-    points_award,
-    stamps_add,
-)
+from loyalty.services.card_links import card_links_send
+from loyalty.services.coupons import coupon_issue
+from loyalty.services.points import points_award
+from loyalty.services.stamps import stamps_add
 from tests.customers.factories import ChannelFactory, CustomerFactory, IdentifierFactory
 from tests.customers.test_admin import form_data
 from tests.loyalty.factories import (

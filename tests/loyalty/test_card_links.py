@@ -21,7 +21,8 @@ from django.test import TestCase
 from crm.actors import Actor
 from loyalty.links import apple_wallet_url, card_page_url, google_wallet_url
 from loyalty.models import CardLinkDelivery
-from loyalty.services import card_links_send, stamps_add
+from loyalty.services.card_links import card_links_send
+from loyalty.services.stamps import stamps_add
 from loyalty.wallet import apple, google
 from tests.customers.factories import ChannelFactory
 from tests.loyalty.factories import CustomerCardFactory, RewardFactory

@@ -5,7 +5,8 @@ import pytest
 from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
 from loyalty.models import CustomerCard, Enrollment, PointsTransaction, StampTransaction
-from loyalty.services import card_enroll, points_award, points_deduct, reward_redeem, stamps_add
+from loyalty.services.points import points_award, points_deduct
+from loyalty.services.stamps import card_enroll, reward_redeem, stamps_add
 from tests.concurrency import errors, run_concurrently
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import (

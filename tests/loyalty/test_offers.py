@@ -12,14 +12,10 @@ from customers.inputs import CustomerInput, EnrollmentInput
 from customers.membership.registration import customer_register
 from loyalty.models import Coupon, CouponSeries, TierChange
 from loyalty.selectors import card_view
-from loyalty.services import (
-    coupon_issue,
-    coupon_redeem,
-    enrollment_create,
-    points_award,
-    stamps_add,
-    tier_set,
-)
+from loyalty.services.coupons import coupon_issue, coupon_redeem
+from loyalty.services.enrolments import enrollment_create, tier_set
+from loyalty.services.points import points_award
+from loyalty.services.stamps import stamps_add
 from loyalty.side_effects import CouponIssued, PointsAwarded, RewardEarned, StampsAdded, TierChanged
 from tests.assertions import refused
 from tests.customers.factories import CustomerFactory

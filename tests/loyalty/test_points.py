@@ -14,7 +14,7 @@ from crm.actors import Actor
 from crm.errors import ErrorCode
 from customers.services.update import customer_delete
 from loyalty.models import Enrollment, PointsLot, PointsTransaction
-from loyalty.services import points_award, points_deduct, points_expire_due
+from loyalty.services.points import points_award, points_deduct, points_expire_due
 from tests.assertions import refused
 from tests.loyalty.factories import EnrollmentFactory
 

@@ -5,16 +5,9 @@ from django.db.models import Sum
 from crm.actors import Actor
 from crm.errors import ErrorCode
 from loyalty.models import PointsTransaction, StampTransaction
-from loyalty.services import (
-    MAX_STAMPS_PER_CALL,
-    card_enroll,
-    enrollment_create,
-    points_award,
-    points_deduct,
-    reward_redeem,
-    stamps_add,
-    tier_set,
-)
+from loyalty.services.enrolments import enrollment_create, tier_set
+from loyalty.services.points import points_award, points_deduct
+from loyalty.services.stamps import MAX_STAMPS_PER_CALL, card_enroll, reward_redeem, stamps_add
 from tests.assertions import refused
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import (

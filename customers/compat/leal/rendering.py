@@ -9,7 +9,7 @@ from customers.models import Customer
 from loyalty.links import apple_wallet_url, google_wallet_url
 from loyalty.models import CustomerCard, Reward, StampCard
 from loyalty.selectors import card_view
-from loyalty.services import StampsResult
+from loyalty.services.stamps import StampsResult
 
 FIELD_NAMES = [
     (r"^stamp_card_ids\[\d+\]$", "card_id"),

@@ -21,9 +21,10 @@ from customers.membership.registration import customer_register
 from customers.membership.search import customer_search
 from customers.membership.update import customer_update
 from customers.models import Customer
-from loyalty import services as loyalty_services
 from loyalty.models import CustomerCard, Reward
 from loyalty.selectors import cards_with_rewards
+from loyalty.services.card_links import card_links_send
+from loyalty.services.stamps import reward_redeem, stamps_add
 
 
 class LealView(VendorView):
@@ -98,9 +99,7 @@ class CustomersView(LealView):
         customer = self.customer(str(result.customer.pk))
         if send_links:
             for card in customer.cards.all():
-                loyalty_services.card_links_send(
-                    organization=self.organization, card=card, actor=self.actor
-                )
+                card_links_send(organization=self.organization, card=card, actor=self.actor)
         return Response(rendering.render_customer(customer, self.store), status=201)
 
 
@@ -141,7 +140,7 @@ class StampView(LealView):
         stamps = self.body.get("stamps", 1)
         # The CRM pushes no stamp notifications, so there is nothing for the flag to skip.
         parse_boolean(self.body.get("skip_notifications", False), field="skip_notifications")
-        loyalty_services.stamps_add(
+        stamps_add(
             organization=self.organization,
             card=card,
             stamps=parse_integer(stamps, field="stamps"),
@@ -162,7 +161,7 @@ class RedeemView(LealView):
         ).first()
         if reward is None:
             raise DomainError(ErrorCode.NOT_FOUND, "Reward not found")
-        result = loyalty_services.reward_redeem(
+        result = reward_redeem(
             organization=self.organization, card=card, reward=reward, actor=self.actor
         )
         card = cards_with_rewards().get(pk=card.pk)

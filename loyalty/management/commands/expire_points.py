@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from crm.models import Organization
-from loyalty.services import points_expire_due
+from loyalty.services.points import points_expire_due
 
 
 class Command(BaseCommand):

@@ -1,73 +1,39 @@
-"""The end of a customer record: merged into another customer, or erased.
+"""Merging one customer into another of the same organization.
 
-A merge moves everything of one customer to another of the same organization and keeps the
-merged-away record as a tombstone whose old id resolves to the survivor. An erasure removes a
-customer's personal data for good but keeps their loyalty ledgers, so that totals and counts stay
-true. Both run in one transaction and are recorded in the audit trail.
+A merge moves everything of the merged customer to the survivor and keeps the merged-away record
+as a tombstone whose old id resolves to the survivor. It runs in one transaction and is recorded
+in the audit trail.
 """
 
-import json
-import re
 from dataclasses import dataclass, field
-from functools import reduce
-from operator import or_
 from typing import Any
 
-from django.contrib.admin.models import LogEntry
-from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import Q, TextField
-from django.db.models.functions import Cast
 from django.utils import timezone
 
 from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
-from crm.models import IdempotencyRecord
 from customers import audit
-from customers.choices import CustomerStatus, LoyaltyType
-from customers.models import AuditEvent, CommChannel, Customer, Identifier, SourceAccount
-from loyalty import services as loyalty_services
-from loyalty.models import CardLinkDelivery, Coupon, CustomerCard, Enrollment
+from customers.fields import CUSTOMER_FIELDS, FILE_FIELDS, Kind
+from customers.choices import LoyaltyType
+from customers.models import AuditEvent, Customer, Identifier, SourceAccount
+from loyalty.services.merging import loyalty_merge
 
-# What a merge fills in on the survivor from the merged customer when the survivor lacks it.
-MERGED_PROFILE_FIELDS = (
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "birthday",
-    "external_id",
-    "address_line1",
-    "address_line2",
-    "city",
-    "state",
-    "postal_code",
-    "country",
-    "description",
-    "registered_store",
-    "referred_by",
+from .closing import PERSONAL_FIELDS, closed_error
+
+# What a merge fills in on the survivor from the merged customer when the survivor lacks it, in
+# the order of the files' columns (the order staff see a merge plan's values in), then the fields
+# no file carries.
+MERGED_PROFILE_FIELDS = tuple(
+    declared.model_field
+    for declared in (*FILE_FIELDS, *(f for f in CUSTOMER_FIELDS if f.file_column is None))
+    if declared.merged
 )
-UNIQUE_FIELDS = ("email", "phone", "external_id")
-
-# Personal data: what an erasure empties, and what a tombstone keeps none of.
-PERSONAL_FIELDS = {
-    "first_name": "",
-    "last_name": "",
-    "email": None,
-    "email_verified": False,
-    "phone": None,
-    "birthday": None,
-    "address_line1": "",
-    "address_line2": "",
-    "city": "",
-    "state": "",
-    "postal_code": "",
-    "country": "",
-    "description": "",
-    "external_id": None,
-    "custom_fields": {},
-    "extended_fields": {},
-}
+# The values no two customers share: the merged customer gives them up before the survivor takes
+# them.
+UNIQUE_FIELDS = tuple(
+    declared.model_field for declared in CUSTOMER_FIELDS if declared.kind is Kind.OPTIONAL_TEXT
+)
 
 
 @dataclass(frozen=True)
@@ -98,10 +64,6 @@ def _refuse(message: str, field_name: str = "customer") -> DomainError:
     return DomainError(ErrorCode.INVALID, message, field=field_name)
 
 
-def _closed(message: str, field_name: str = "customer") -> DomainError:
-    return DomainError(ErrorCode.CUSTOMER_CLOSED, message, field=field_name)
-
-
 def merge_plan(*, survivor: Customer, merged: Customer) -> MergePlan:
     """Check that the two can be merged, and say what the merge will do; nothing is written."""
     if survivor.organization_id != merged.organization_id:
@@ -110,9 +72,11 @@ def merge_plan(*, survivor: Customer, merged: Customer) -> MergePlan:
         raise _refuse("A customer cannot be merged with itself.", "merged")
     for role, customer in (("survivor", survivor), ("merged", merged)):
         if customer.merged_into_id is not None:
-            raise _closed(f"{customer.public_id} was already merged into another customer.", role)
+            raise closed_error(
+                f"{customer.public_id} was already merged into another customer.", role
+            )
         if customer.erased_at is not None:
-            raise _closed(f"{customer.public_id} was erased.", role)
+            raise closed_error(f"{customer.public_id} was erased.", role)
     plan = MergePlan(survivor, merged)
     for name in MERGED_PROFILE_FIELDS:
         kept, other = getattr(survivor, name), getattr(merged, name)
@@ -207,7 +171,7 @@ def customer_merge(*, survivor: Customer, merged: Customer, actor: Actor) -> Mer
         _move_profile(plan)
         _move_accounts(survivor, merged)
         _move_channels(survivor, merged)
-        _move_loyalty(survivor, merged, actor)
+        loyalty_merge(survivor=survivor, merged=merged, actor=actor)
         Customer.objects.filter(referred_by=merged).exclude(pk=survivor.pk).update(
             referred_by=survivor
         )
@@ -271,25 +235,6 @@ def _move_channels(survivor: Customer, merged: Customer) -> None:
         channel.save(update_fields=["customer", "primary", "updated_at"])
 
 
-def _move_loyalty(survivor: Customer, merged: Customer, actor: Actor) -> None:
-    enrolled = {e.program_id: e for e in survivor.enrollments.all()}
-    for enrollment in merged.enrollments.all():
-        same = enrolled.get(enrollment.program_id)
-        if same is None:
-            Enrollment.objects.filter(pk=enrollment.pk).update(customer=survivor)
-        else:
-            loyalty_services.enrollment_absorb(survivor=same, merged=enrollment, actor=actor)
-    carded = {c.stamp_card_id: c for c in survivor.cards.all()}
-    for card in merged.cards.all():
-        same = carded.get(card.stamp_card_id)
-        if same is None:
-            CustomerCard.objects.filter(pk=card.pk).update(customer=survivor)
-            CardLinkDelivery.objects.filter(card=card).update(customer=survivor)
-        else:
-            loyalty_services.card_absorb(survivor=same, merged=card, actor=actor)
-    Coupon.objects.filter(customer=merged).update(customer=survivor)
-
-
 def _tombstone(merged: Customer, survivor: Customer) -> None:
     """What remains of a merged customer: its id, pointing to the survivor."""
     Customer.objects.filter(pk=merged.pk).update(
@@ -301,102 +246,3 @@ def _tombstone(merged: Customer, survivor: Customer) -> None:
         updated_at=timezone.now(),
     )
     merged.refresh_from_db()
-
-
-ERASED = "(erased)"
-ERASED_REPLAY = {
-    "detail": "This response held personal data of a customer since erased; it is no longer kept."
-}
-
-
-def customer_erase(*, customer: Customer, actor: Actor) -> None:
-    """Remove the customer's personal data, for good: their profile, source account names and
-    fields, identifiers, channels, the addresses card links went to, the values in their change
-    history and in the admin's log, and the API responses kept for idempotent retries that show
-    them. Enrolments, ledgers, cards and coupons stay, so totals and counts do not change; so does
-    the customer id, now of an anonymous customer."""
-    with transaction.atomic():
-        customer = Customer.objects.select_for_update().get(pk=customer.pk)
-        if customer.erased_at is not None:
-            raise _closed(f"{customer.public_id} was already erased.")
-        if customer.merged_into_id is not None:
-            raise _closed(f"{customer.public_id} was merged into another customer: erase that one.")
-        ids = [customer.pk, *customer.merged_away.values_list("pk", flat=True)]
-        personal = _personal_values(ids)
-        now = timezone.now()
-        Customer.objects.filter(pk__in=ids).update(
-            **PERSONAL_FIELDS, import_digest=None, updated_at=now
-        )
-        Customer.objects.filter(pk=customer.pk).update(
-            status=CustomerStatus.DELETED, status_label=None, erased_at=now
-        )
-        SourceAccount.objects.filter(customer_id__in=ids).update(
-            first_name="", last_name="", custom_fields={}
-        )
-        Identifier.objects.filter(customer_id__in=ids).delete()
-        CommChannel.objects.filter(customer_id__in=ids).delete()
-        CardLinkDelivery.objects.filter(customer_id__in=ids).update(address=ERASED, detail="")
-        AuditEvent.objects.filter(
-            Q(customer_id__in=ids) | Q(customer_public_id=customer.public_id)
-        ).update(changes={}, actor_context={})
-        LogEntry.objects.filter(
-            content_type=ContentType.objects.get_for_model(Customer),
-            object_id__in=[str(pk) for pk in ids],
-        ).update(object_repr=ERASED, change_message="")
-        _forget_replays(customer.organization_id, personal)
-        customer.refresh_from_db()
-        audit.record(customer, subject="customer", action="erased", changes={}, actor=actor)
-
-
-def _personal_values(ids: list[int]) -> set[str]:
-    """The values by which an API response can name these customers: their ids, emails, phones
-    and external ids, and the values of their identifiers and channels."""
-    values = set()
-    for row in Customer.objects.filter(pk__in=ids).values_list(
-        "public_id", "email", "phone", "external_id"
-    ):
-        values.update(row)
-    values.update(Identifier.objects.filter(customer_id__in=ids).values_list("value", flat=True))
-    values.update(CommChannel.objects.filter(customer_id__in=ids).values_list("value", flat=True))
-    return {value for value in values if value}
-
-
-def _json_strings(value: Any):
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _json_strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _json_strings(item)
-
-
-def _as_json_text(value: str) -> set[str]:
-    """How the value appears inside a JSON column read as text: escaped as JSON, with non-ASCII
-    characters as they are (PostgreSQL's jsonb) or as \\u escapes (SQLite's JSON text)."""
-    return {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
-
-
-def _forget_replays(organization_id: int, values: set[str]) -> None:
-    """Responses kept for idempotent retries (48 hours) that mention one of these values, as a
-    field or quoted in a message ("cardnumber 'X' is already registered"), keep their status but
-    lose their body: a retry still does nothing twice."""
-    mentioning = reduce(
-        or_, (Q(body__icontains=text) for value in values for text in _as_json_text(value))
-    )
-    candidates = (
-        IdempotencyRecord.objects.annotate(body=Cast("response_body", TextField()))
-        .filter(mentioning, api_key__organization_id=organization_id)
-        .values_list("pk", "response_body")
-    )
-    # The text search finds candidates; a value counts where it stands as a whole word of a
-    # string, not as part of a longer one (a card number "12" in a date).
-    mention = re.compile(
-        "|".join(
-            rf"(?<!\w){re.escape(value)}(?!\w)" for value in sorted(values, key=len, reverse=True)
-        ),
-        re.IGNORECASE,
-    )
-    holding = [pk for pk, body in candidates if any(map(mention.search, _json_strings(body)))]
-    IdempotencyRecord.objects.filter(pk__in=holding).update(response_body=ERASED_REPLAY)
