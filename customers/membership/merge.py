@@ -14,8 +14,8 @@ from django.utils import timezone
 from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
 from customers import audit
-from customers.fields import CUSTOMER_FIELDS, FILE_FIELDS, Kind
 from customers.choices import LoyaltyType
+from customers.fields import CUSTOMER_FIELDS, FILE_FIELDS, Kind
 from customers.models import AuditEvent, Customer, Identifier, SourceAccount
 from loyalty.services.merging import loyalty_merge
 
