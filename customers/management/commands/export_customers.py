@@ -16,7 +16,7 @@ from customers.api.serializers import CustomerSerializer
 from customers.membership.documents import customer_documents, export_documents
 from customers.membership.search import customer_search
 from customers.models import Customer, CustomerStatus, Source
-from customers.transfer import formats
+from customers.transfer import columns
 
 
 def _date(value: str) -> dt.date:
@@ -115,10 +115,10 @@ class Command(BaseCommand):
             for column in ("extended_fields", "custom_fields")
         )
         writer = csv.writer(out)
-        writer.writerow(formats.csv_export_header(extended, custom))
+        writer.writerow(columns.csv_export_header(extended, custom))
         count = 0
         documents = export_documents(organization=organization, customers=customers)
         for document in documents:
-            writer.writerows(formats.csv_rows(document, extended, custom))
+            writer.writerows(columns.csv_rows(document, extended, custom))
             count += 1
         return count
