@@ -28,7 +28,7 @@ from customers.membership import closing, merge
 from customers.membership.documents import customer_document, export_documents
 from customers.models import Customer
 from customers.services import writer
-from customers.transfer import formats
+from customers.transfer import columns
 from tests.crm.factories import StoreFactory
 from tests.customers.factories import CustomerFactory, StatusLabelFactory
 
@@ -145,10 +145,10 @@ def test_files_have_a_column_for_each_declared_field_in_order():
     assert positions == list(range(len(FILE_FIELDS)))
     own = {field.name for field in EXPORTED_FIELDS if field.kind is not Kind.JSON}
     assert {field.name for field in FILE_FIELDS} == own
-    header = formats.csv_export_header(["tier_code"], ["note"])
+    header = columns.csv_export_header(["tier_code"], ["note"])
     assert header[: len(FILE_FIELDS)] == [field.name for field in FILE_FIELDS]
     assert not own & set(header[len(FILE_FIELDS) :])
-    assert formats.CSV_COLUMNS[: len(FILE_FIELDS)] == tuple(field.name for field in FILE_FIELDS)
+    assert columns.CSV_COLUMNS[: len(FILE_FIELDS)] == tuple(field.name for field in FILE_FIELDS)
 
 
 def api_keys(fields):

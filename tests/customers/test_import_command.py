@@ -16,7 +16,7 @@ from django.db import connection
 from customers.inputs import CustomerInput
 from customers.membership.update import customer_update
 from customers.models import AuditEvent, Customer, ExtendedFieldDefinition, ImportRun
-from customers.transfer import formats, importing
+from customers.transfer import columns, engine
 from loyalty.models import CustomerCard, Enrollment
 from tests.compat.fixtures import examples, load
 from tests.crm.factories import StoreFactory
@@ -158,14 +158,14 @@ def test_a_digit_that_int_refuses_in_a_number_column_is_a_row_error(org, tmp_pat
 
 
 def test_any_failure_reading_one_row_fails_that_row_alone(org, tmp_path, monkeypatch):
-    channels = formats._channels
+    channels = columns.channels_from_cell
 
     def breaks_on_fax(cell):
         if cell.startswith("fax"):
             raise RuntimeError("no fax")
         return channels(cell)
 
-    monkeypatch.setattr(formats, "_channels", breaks_on_fax)
+    monkeypatch.setattr(columns, "channels_from_cell", breaks_on_fax)
     path = write_csv(
         tmp_path / "fax.csv",
         ["email", "channels"],
@@ -516,7 +516,7 @@ def test_an_interrupted_import_resumes_where_it_stopped(org, tmp_path, monkeypat
     rows = [[f"N{i}", f"n{i}@example.com" if i % 4 else "bad@"] for i in range(20)]
     path = write_csv(tmp_path / "many.csv", ["first_name", "email"], rows)
     errors = tmp_path / "errors.csv"
-    apply = importing.Importer.apply
+    apply = engine.Importer.apply
     calls = []
 
     def crash_on_the_third_batch(self, batch):
@@ -525,13 +525,13 @@ def test_an_interrupted_import_resumes_where_it_stopped(org, tmp_path, monkeypat
             raise KeyboardInterrupt
         return apply(self, batch)
 
-    monkeypatch.setattr(importing.Importer, "apply", crash_on_the_third_batch)
+    monkeypatch.setattr(engine.Importer, "apply", crash_on_the_third_batch)
     with pytest.raises(KeyboardInterrupt):
         run(path, org="acme", batch_size=4, errors=str(errors))
     assert Customer.objects.count() == 6  # two batches of four, two bad rows among them
     assert ImportRun.objects.get().line == 9
 
-    monkeypatch.setattr(importing.Importer, "apply", apply)
+    monkeypatch.setattr(engine.Importer, "apply", apply)
     out, err = run(path, org="acme", batch_size=4, errors=str(errors))
 
     assert "Resuming the import of" in err

@@ -11,8 +11,9 @@ from crm.actors import SYSTEM
 from crm.errors import DomainError
 from customers.membership.upsert import customer_upsert
 from customers.models import Customer
-from customers.transfer import formats
-from customers.transfer.importing import customers_import
+from customers.transfer.columns import Catalog
+from customers.transfer.reading import Reader
+from customers.transfer.runs import customers_import
 from tests.crm.factories import OrganizationFactory
 from tests.customers.test_bulk_upsert import state_of
 
@@ -48,10 +49,8 @@ def csv_text(lines: list[list[str]]) -> str:
     return out.getvalue()
 
 
-def reader(organization, text: str) -> formats.Reader:
-    return formats.Reader(
-        io.StringIO(text), "csv", "csv:", catalog=formats.Catalog.of(organization)
-    )
+def reader(organization, text: str) -> Reader:
+    return Reader(io.StringIO(text), "csv", "csv:", catalog=Catalog.of(organization))
 
 
 def imported(organization, text: str) -> list[tuple]:
@@ -91,7 +90,7 @@ def one_by_one(organization, text: str) -> list[tuple]:
         return Customer.objects.filter(pk=customer_id).values_list("updated_at", flat=True).first()
 
     for record in read.records():
-        text_of = "\x1f".join(record.raw)
+        text_of = "\x1f".join(record.original)
         if any(t == text_of and when == stamp(c) for c, (t, when) in last_write.items()):
             outcomes.append(("unchanged",))
             continue
@@ -99,7 +98,8 @@ def one_by_one(organization, text: str) -> list[tuple]:
         try:
             if record.error:
                 raise record.error
-            if not any(record.raw[1:4]) and not record.raw[5]:  # no email, phone, id, identifier
+            # no email, phone, id, identifier
+            if not any(record.original[1:4]) and not record.original[5]:
                 outcomes.append(("failed", "required", "email"))
                 continue
             result = customer_upsert(organization=organization, data=record.data, actor=SYSTEM)

@@ -1,23 +1,18 @@
-import csv
 import datetime as dt
-import gzip
-import io
-import json
 import time
-from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from crm.errors import DomainError
 from crm.models import Organization
 from crm.parsing import parse_date
-from customers import selectors
-from customers.api.serializers import CustomerSerializer
 from customers.choices import CustomerStatus, Source
-from customers.membership.documents import customer_documents, export_documents
-from customers.membership.search import customer_search
-from customers.models import Customer
-from customers.transfer import formats
+from customers.transfer.exporting import (
+    EXPORT_FORMATS,
+    customers_export,
+    customers_to_export,
+    open_output,
+)
 
 
 def _date(value: str) -> dt.date:
@@ -37,7 +32,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--org", required=True, metavar="SLUG")
         parser.add_argument(
-            "--format", choices=("csv", "jsonl"), help="Default: csv, or from --output."
+            "--format", choices=EXPORT_FORMATS, help="Default: csv, or from --output."
         )
         parser.add_argument(
             "--output", metavar="FILE", help="Default: standard output; .gz compresses."
@@ -57,19 +52,23 @@ class Command(BaseCommand):
         if organization is None:
             raise CommandError(f"no organization with slug {org!r}")
         kind = format or ("jsonl" if output and ".jsonl" in output else "csv")
-        customers = self.filtered(organization, options)
+        customers = customers_to_export(
+            organization,
+            status=options["status"],
+            store=options["store"],
+            source=options["source"],
+            created_after=options["created_after"],
+            created_before=options["created_before"],
+            updated_after=options["updated_after"],
+            search=options["search"],
+        )
         started = time.monotonic()
-        out = self.open(output)
-        count = 0
         try:
-            if kind == "csv":
-                count = self.write_csv(out, organization, customers)
-            else:
-                render = CustomerSerializer().to_representation
-                documents = customer_documents(organization=organization, customers=customers)
-                for document in documents:
-                    out.write(json.dumps(render(document), ensure_ascii=False) + "\n")
-                    count += 1
+            out = open_output(output) if output else self.stdout
+        except OSError as error:
+            raise CommandError(f"{output}: {error.strerror}") from None
+        try:
+            count = customers_export(organization, customers, out, format=kind)
         finally:
             if out is not self.stdout:
                 out.close()
@@ -78,48 +77,3 @@ class Command(BaseCommand):
             f"{count:,} customers exported in {elapsed:.1f} s "
             f"({count / max(elapsed, 1e-9):,.0f}/s)."
         )
-
-    def open(self, output: str | None):
-        if not output:
-            return self.stdout
-        try:
-            if output.endswith(".gz"):
-                return io.TextIOWrapper(gzip.open(output, "wb"), encoding="utf-8", newline="")
-            return Path(output).open("w", encoding="utf-8", newline="")
-        except OSError as error:
-            raise CommandError(f"{output}: {error.strerror}") from None
-
-    @staticmethod
-    def filtered(organization, options):
-        filters = {
-            "status": options["status"],
-            "registered_store__code": options["store"],
-            "source_accounts__source": options["source"],
-            "created_at__date__gte": options["created_after"],
-            "created_at__date__lt": options["created_before"],
-            "updated_at__date__gte": options["updated_after"],
-        }
-        filters = {name: value for name, value in filters.items() if value is not None}
-        if not filters and not options["search"]:
-            return None
-        customers = Customer.objects.filter(organization=organization, **filters)
-        if options["search"]:
-            customers = customer_search(
-                customers, organization=organization, text=options["search"]
-            )
-        return customers
-
-    @staticmethod
-    def write_csv(out, organization, customers) -> int:
-        extended, custom = (
-            selectors.field_keys(organization=organization, column=column, customers=customers)
-            for column in ("extended_fields", "custom_fields")
-        )
-        writer = csv.writer(out)
-        writer.writerow(formats.csv_export_header(extended, custom))
-        count = 0
-        documents = export_documents(organization=organization, customers=customers)
-        for document in documents:
-            writer.writerows(formats.csv_rows(document, extended, custom))
-            count += 1
-        return count

@@ -1,6 +1,3 @@
-import csv
-import hashlib
-import os
 import sys
 import time
 from pathlib import Path
@@ -9,8 +6,24 @@ from django.core.management.base import BaseCommand, CommandError
 
 from crm.actors import Actor
 from crm.models import Organization
-from customers.transfer import formats
-from customers.transfer.importing import MODES, Progress, customers_import, import_run_start
+from customers.transfer.columns import Catalog
+from customers.transfer.engine import MODES
+from customers.transfer.error_report import ErrorReport
+from customers.transfer.reading import Reader
+from customers.transfer.records import (
+    FORMATS,
+    FormatError,
+    detect_format,
+    file_digest,
+    open_text,
+    record_salt,
+)
+from customers.transfer.runs import (
+    Progress,
+    customers_import,
+    import_run_start,
+    import_settings_digest,
+)
 
 
 class Command(BaseCommand):
@@ -24,9 +37,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("path", help="The file, or - for standard input.")
         parser.add_argument("--org", required=True, metavar="SLUG")
-        parser.add_argument(
-            "--format", choices=formats.FORMATS, help="Default: from the file name."
-        )
+        parser.add_argument("--format", choices=FORMATS, help="Default: from the file name.")
         parser.add_argument("--mode", choices=MODES, default="upsert")
         parser.add_argument("--errors", metavar="FILE", help="Write the failed rows here (CSV).")
         parser.add_argument(
@@ -47,21 +58,19 @@ class Command(BaseCommand):
         if batch_size < 1:
             raise CommandError("--batch-size is at least 1")
         try:
-            kind = format or formats.detect_format(path)
-            stream = formats.open_text(path)
-            content_digest = "" if path == "-" else formats.file_digest(path)
-        except formats.FormatError as error:
+            kind = format or detect_format(path)
+            stream = open_text(path)
+            content_digest = "" if path == "-" else file_digest(path)
+        except FormatError as error:
             raise CommandError(str(error)) from None
-        salt = f"{kind}:{program or ''}"
-        settings_digest = hashlib.blake2b(f"{salt}:{mode}".encode(), digest_size=16).hexdigest()
         actor = Actor("system", f"import_customers {Path(path).name}")
         run, resumed = None, False
         if not dry_run:
             run, resumed = import_run_start(
                 organization=organization,
-                source=path,
+                file_path=path,
                 content_digest=content_digest,
-                settings_digest=settings_digest,
+                settings_digest=import_settings_digest(kind, program, mode),
                 format=kind,
                 mode=mode,
                 errors_path=errors or "",
@@ -69,12 +78,12 @@ class Command(BaseCommand):
             )
             if resumed:
                 self.stderr.write(f"Resuming the import of {path} after line {run.line:,}.")
-        reader = formats.Reader(
+        reader = Reader(
             stream,
             kind,
-            salt,
+            record_salt(kind, program),
             name=path,
-            catalog=formats.Catalog.of(organization),
+            catalog=Catalog.of(organization),
             program_id=program,
         )
         report = ErrorReport(errors, reader, run if resumed else None) if errors else None
@@ -98,7 +107,7 @@ class Command(BaseCommand):
                 dry_run=dry_run,
                 on_batch=on_batch,
             )
-        except formats.FormatError as error:
+        except FormatError as error:
             raise CommandError(f"{error}; the rows before it are imported") from None
         finally:
             stream.close()
@@ -117,47 +126,6 @@ class Command(BaseCommand):
             self.stdout.write(f"The failed rows are in {errors}.")
 
 
-class ErrorReport:
-    """The failed rows as CSV: line, field, code, message, then the row as it was."""
-
-    def __init__(self, path: str, reader: formats.Reader, resumed_run) -> None:
-        self.path = Path(path)
-        self.reader = reader
-        if resumed_run is not None and resumed_run.errors_path == path and self.path.exists():
-            self.file = self.path.open("r+", encoding="utf-8", newline="")
-            self.file.truncate(resumed_run.errors_size)  # what the interrupted batch wrote
-            self.file.seek(resumed_run.errors_size)
-            self.started = resumed_run.errors_size > 0
-        else:
-            self.file = self.path.open("w", encoding="utf-8", newline="")
-            self.started = False
-        self.writer = csv.writer(self.file)
-
-    def write(self, progress: Progress) -> int:
-        failed = [result for result in progress.results if result.outcome == "failed"]
-        if not self.started:
-            original = self.reader.header or ["record"]
-            self.writer.writerow(["line", "field", "code", "message", *original])
-            self.started = True
-        for result in failed:
-            error = result.error
-            self.writer.writerow(
-                [
-                    result.record.line,
-                    result.record.field_name(error.field),
-                    str(error.code),
-                    error.message,
-                    *result.record.raw,
-                ]
-            )
-        self.file.flush()
-        os.fsync(self.file.fileno())
-        return self.file.tell()
-
-    def close(self) -> None:
-        self.file.close()
-
-
 class Meter:
     """Progress: a bar with rows/s and ETA on a terminal, a line every few seconds otherwise."""
 
@@ -174,11 +142,11 @@ class Meter:
         self.compressed = getattr(self.raw, "fileobj", None)
 
     def fraction(self) -> float | None:
-        source = self.compressed or self.raw
-        if not self.size or source is None:
+        stream = self.compressed or self.raw
+        if not self.size or stream is None:
             return None
         try:
-            return min(source.tell() / self.size, 1.0)
+            return min(stream.tell() / self.size, 1.0)
         except (OSError, ValueError):
             return None
 

@@ -1,9 +1,9 @@
-"""Importing customers in bulk: customer_upsert's rules, a batch at a time, at database speed.
+"""Importing a batch of records: customer_upsert's rules, at database speed.
 
 Every record is an upsert (or, by mode, only a create or only an update) and fails or succeeds
 alone. A batch is checked first, with customer_upsert's validation in customer_upsert's order
 (so a record is refused with the error it would get alone), then applied in one transaction
-together with the run's checkpoint:
+(runs.customers_import commits it together with the run's checkpoint):
 
 - a record whose digest is the one that last wrote its customer, who has not changed since, is
   unchanged without further work (importing the same file again);
@@ -13,19 +13,13 @@ together with the run's checkpoint:
 - every other record goes through customer_upsert itself, in file order.
 
 tests/customers/test_import_engine.py holds the result to record-by-record customer_upsert.
-On PostgreSQL, outside a transaction, reading and checking the next batch overlaps with writing
-the current one (a second thread with its own connection).
 """
 
-import queue
-import threading
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
-from django.utils import timezone
 
 from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
@@ -52,7 +46,8 @@ from loyalty.models import CustomerCard, Enrollment
 from loyalty.services.points import points_award
 from loyalty.services.stamps import MAX_STAMPS_PER_CALL, stamps_add
 
-from .formats import FormatError, Reader, Record, unreadable
+from .reading import Reader
+from .records import Record, unreadable
 
 MODES = ("upsert", "create", "update")
 
@@ -123,20 +118,6 @@ def check_record(
         return Checked(record, error=UNIDENTIFIED)
     simple = not (data.enrollments or data.stamp_card_ids or data.referral_code)
     return Checked(record, candidate=candidate if simple else None, keys=keys)
-
-
-@dataclass
-class Totals:
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    failed: int = 0
-
-    def add(self, results: list[RowResult]) -> None:
-        self.rows += len(results)
-        for result in results:
-            setattr(self, result.outcome.value, getattr(self, result.outcome.value) + 1)
 
 
 class Importer:
@@ -425,179 +406,3 @@ def _no_customer() -> DomainError:
         "No customer has these details; --mode upsert registers one.",
         field="",
     )
-
-
-# --- a run ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Progress:
-    """Where a run stands, after each batch."""
-
-    totals: Totals
-    line: int
-    results: list[RowResult]
-
-
-def import_run_start(
-    *,
-    organization: Organization,
-    source: str,
-    content_digest: str,
-    settings_digest: str,
-    format: str,
-    mode: str,
-    errors_path: str,
-    actor: Actor,
-) -> tuple[ImportRun, bool]:
-    """The run to continue (an unfinished one of the same file and settings) or a new one;
-    True when it resumes."""
-    if content_digest:
-        run = (
-            ImportRun.objects.filter(
-                organization=organization,
-                content_digest=content_digest,
-                settings_digest=settings_digest,
-                status=ImportStatus.RUNNING,
-            )
-            .order_by("-started_at", "-pk")
-            .first()
-        )
-        if run is not None:
-            return run, True
-    run = ImportRun.objects.create(
-        organization=organization,
-        file_path=source[:500],
-        content_digest=content_digest,
-        settings_digest=settings_digest,
-        format=format,
-        mode=mode,
-        errors_path=errors_path[:500],
-        actor=str(actor),
-    )
-    return run, False
-
-
-def customers_import(
-    *,
-    organization: Organization,
-    reader: Reader,
-    mode: str,
-    actor: Actor,
-    run: ImportRun | None,
-    batch_size: int = 2000,
-    dry_run: bool = False,
-    on_batch: Callable[[Progress], int] | None = None,
-) -> Totals:
-    """Import the reader's records; with a run, resume after its last committed line and
-    checkpoint each batch. `on_batch` is called inside each batch's transaction, before its
-    checkpoint, with what the batch did; it returns the size of the error report, which the
-    checkpoint keeps.
-
-    With dry_run everything is checked and applied in a transaction that is rolled back.
-    """
-    importer = Importer(organization, reader, mode=mode, actor=actor, run=run)
-    totals = Totals()
-    records = reader.records()
-    if run is not None:
-        records = (record for record in records if record.line > run.line)
-
-    def checked_batches() -> Iterator[list[Checked]]:
-        recognise = True
-        for batch in _batches(records, batch_size):
-            checked = importer.read(batch, recognise=recognise)
-            # Keep looking for records imported before while most of them are.
-            recognise = sum(c.recognised for c in checked) * 2 >= len(checked)
-            yield checked
-
-    def apply(batch: list[Checked]) -> None:
-        with transaction.atomic():
-            results = importer.apply(batch)
-            totals.add(results)
-            line = batch[-1].record.line
-            errors_size = on_batch(Progress(totals, line, results)) if on_batch else 0
-            if run is not None and not dry_run:
-                _checkpoint(run, line, results, errors_size)
-
-    if dry_run:
-        with transaction.atomic():
-            for batch in checked_batches():
-                apply(batch)
-            transaction.set_rollback(True)
-        return totals
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        _pipelined(checked_batches(), apply)
-    else:
-        for batch in checked_batches():
-            apply(batch)
-    if run is not None:
-        run.status = ImportStatus.FINISHED
-        run.finished_at = timezone.now()
-        run.save(update_fields=["status", "finished_at", "updated_at"])
-    return totals
-
-
-def _batches(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
-    """The records `size` at a time. Where the file breaks, the records read before the break
-    come as a last batch, to be imported and checkpointed, and then the FormatError."""
-    batch: list[Record] = []
-    try:
-        for record in records:
-            batch.append(record)
-            if len(batch) == size:
-                yield batch
-                batch = []
-    except FormatError:
-        if batch:
-            yield batch
-        raise
-    if batch:
-        yield batch
-
-
-def _checkpoint(run: ImportRun, line: int, results: list[RowResult], errors_size: int) -> None:
-    counts = Totals()
-    counts.add(results)
-    ImportRun.objects.filter(pk=run.pk).update(
-        line=line,
-        rows=F("rows") + counts.rows,
-        created=F("created") + counts.created,
-        updated=F("updated") + counts.updated,
-        unchanged=F("unchanged") + counts.unchanged,
-        failed=F("failed") + counts.failed,
-        errors_size=errors_size,
-        updated_at=timezone.now(),
-    )
-    run.line = line
-
-
-def _pipelined(batches: Iterator[list[Checked]], apply: Callable[[list[Checked]], None]) -> None:
-    """Check batches in this thread while another thread, with its own connection, applies
-    them in order; at most two checked batches wait."""
-    waiting: queue.Queue = queue.Queue(maxsize=2)
-    failure: list[BaseException] = []
-
-    def writer() -> None:
-        try:
-            while (batch := waiting.get()) is not None:
-                if not failure:
-                    apply(batch)
-        except BaseException as error:
-            failure.append(error)
-            while waiting.get() is not None:
-                pass
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=writer, name="import-writer", daemon=True)
-    thread.start()
-    try:
-        for batch in batches:
-            if failure:
-                break
-            waiting.put(batch)
-    finally:
-        waiting.put(None)
-        thread.join()
-    if failure:
-        raise failure[0]
