@@ -1,9 +1,10 @@
 """The customer's profile fields, each declared once with everything the layers need of it.
 
 The customer documents, the files customers are imported from and exported to, the API's
-customer objects, and what a merge fills in and an erasure empties are made from this
-declaration. The layers that must say more of a field than this (the services' inputs and their
-validation) list it themselves, and tests/customers/test_field_declaration.py holds them to it.
+customer objects, the profile fields a door may set, and what a merge fills in and an erasure
+empties are made from this declaration. The layers that must say more of a field than this (the
+services' input dataclass and its validation) write it out themselves, and
+tests/customers/test_field_declaration.py fails when they miss a declared field.
 """
 
 from dataclasses import dataclass
