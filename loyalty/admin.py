@@ -31,27 +31,27 @@ from .models import (
 )
 from .services import coupon_series, programmes, stamp_cards
 
+
+def edited(data: dict, names: list[str]) -> dict:
+    """The form's values of the fields the services take by those names."""
+    return {name: data[name] for name in names}
+
+
+# Tiers and rewards are edited both inline, on their programme or stamp card, and on pages of
+# their own: the two share these.
 TIER_EDITABLE = ["number", "name", "points_threshold"]
 
 
 def tier_check(tier: Tier | None, program: Program, data: dict) -> None:
-    programmes.tier_validate(
-        program=program,
-        number=data["number"],
-        name=data["name"],
-        points_threshold=data["points_threshold"],
-        tier=tier,
-    )
+    programmes.tier_validate(program=program, **edited(data, TIER_EDITABLE), tier=tier)
+
+
+def tier_create(program: Program, data: dict, actor) -> Tier:
+    return programmes.tier_create(program=program, **edited(data, TIER_EDITABLE), actor=actor)
 
 
 def tier_update(tier: Tier, data: dict, actor) -> Tier:
-    return programmes.tier_update(
-        tier=tier,
-        number=data["number"],
-        name=data["name"],
-        points_threshold=data["points_threshold"],
-        actor=actor,
-    )
+    return programmes.tier_update(tier=tier, **edited(data, TIER_EDITABLE), actor=actor)
 
 
 class TierInlineForm(ServiceInlineForm):
@@ -65,13 +65,7 @@ class TierInlineForm(ServiceInlineForm):
 
 class TierFormSet(ServiceInlineFormSet):
     def create(self, data, actor):
-        return programmes.tier_create(
-            program=self.instance,
-            number=data["number"],
-            name=data["name"],
-            points_threshold=data["points_threshold"],
-            actor=actor,
-        )
+        return tier_create(self.instance, data, actor)
 
     def update(self, obj, data, actor):
         return tier_update(obj, data, actor)
@@ -148,14 +142,12 @@ class ProgramAdmin(ServiceAdminMixin, TenantScopedAdmin):
     def create(self, data, actor):
         return programmes.program_create(
             organization=data["organization"],
-            **{name: data[name] for name in PROGRAM_EDITABLE},
+            **edited(data, PROGRAM_EDITABLE),
             actor=actor,
         )
 
     def update(self, obj, data, actor):
-        return programmes.program_update(
-            program=obj, **{name: data[name] for name in PROGRAM_EDITABLE}, actor=actor
-        )
+        return programmes.program_update(program=obj, **edited(data, PROGRAM_EDITABLE), actor=actor)
 
     def delete(self, obj, actor):
         programmes.program_delete(program=obj, actor=actor)
@@ -190,13 +182,13 @@ class CouponSeriesAdmin(ServiceAdminMixin, TenantScopedAdmin):
     def create(self, data, actor):
         return coupon_series.coupon_series_create(
             organization=data["organization"],
-            **{name: data[name] for name in COUPON_SERIES_EDITABLE},
+            **edited(data, COUPON_SERIES_EDITABLE),
             actor=actor,
         )
 
     def update(self, obj, data, actor):
         return coupon_series.coupon_series_update(
-            series=obj, **{name: data[name] for name in COUPON_SERIES_EDITABLE}, actor=actor
+            series=obj, **edited(data, COUPON_SERIES_EDITABLE), actor=actor
         )
 
     def delete(self, obj, actor):
@@ -233,13 +225,7 @@ class TierAdmin(ServiceAdminMixin, TenantScopedAdmin):
     fixed_after_create = ("program",)
 
     def create(self, data, actor):
-        return programmes.tier_create(
-            program=data["program"],
-            number=data["number"],
-            name=data["name"],
-            points_threshold=data["points_threshold"],
-            actor=actor,
-        )
+        return tier_create(data["program"], data, actor)
 
     def update(self, obj, data, actor):
         return tier_update(obj, data, actor)
@@ -310,10 +296,14 @@ def reward_check(data: dict) -> None:
     stamp_cards.reward_validate(name=data["name"], stamp_cost=data["stamp_cost"])
 
 
-def reward_update(reward: Reward, data: dict, actor) -> Reward:
-    return stamp_cards.reward_update(
-        reward=reward, **{name: data[name] for name in REWARD_EDITABLE}, actor=actor
+def reward_create(stamp_card: StampCard, data: dict, actor) -> Reward:
+    return stamp_cards.reward_create(
+        stamp_card=stamp_card, **edited(data, REWARD_EDITABLE), actor=actor
     )
+
+
+def reward_update(reward: Reward, data: dict, actor) -> Reward:
+    return stamp_cards.reward_update(reward=reward, **edited(data, REWARD_EDITABLE), actor=actor)
 
 
 class RewardInlineForm(ServiceInlineForm):
@@ -327,11 +317,7 @@ class RewardInlineForm(ServiceInlineForm):
 
 class RewardFormSet(ServiceInlineFormSet):
     def create(self, data, actor):
-        return stamp_cards.reward_create(
-            stamp_card=self.instance,
-            **{name: data[name] for name in REWARD_EDITABLE},
-            actor=actor,
-        )
+        return reward_create(self.instance, data, actor)
 
     def update(self, obj, data, actor):
         return reward_update(obj, data, actor)
@@ -378,13 +364,13 @@ class StampCardAdmin(ServiceAdminMixin, TenantScopedAdmin):
     def create(self, data, actor):
         return stamp_cards.stamp_card_create(
             organization=data["organization"],
-            **{name: data[name] for name in STAMP_CARD_EDITABLE},
+            **edited(data, STAMP_CARD_EDITABLE),
             actor=actor,
         )
 
     def update(self, obj, data, actor):
         return stamp_cards.stamp_card_update(
-            stamp_card=obj, **{name: data[name] for name in STAMP_CARD_EDITABLE}, actor=actor
+            stamp_card=obj, **edited(data, STAMP_CARD_EDITABLE), actor=actor
         )
 
     def delete(self, obj, actor):
@@ -413,11 +399,7 @@ class RewardAdmin(ServiceAdminMixin, TenantScopedAdmin):
     fixed_after_create = ("stamp_card",)
 
     def create(self, data, actor):
-        return stamp_cards.reward_create(
-            stamp_card=data["stamp_card"],
-            **{name: data[name] for name in REWARD_EDITABLE},
-            actor=actor,
-        )
+        return reward_create(data["stamp_card"], data, actor)
 
     def update(self, obj, data, actor):
         return reward_update(obj, data, actor)
