@@ -81,15 +81,7 @@ class TierInline(TenantScopedMixin, admin.TabularInline):
     extra = 0
 
 
-PROGRAM_EDITABLE = [
-    "name",
-    "description",
-    "active",
-    "welcome_points",
-    "welcome_coupon_series",
-    "referrer_points",
-    "referee_points",
-]
+PROGRAM_EDITABLE = list(programmes.PROGRAM_FIELDS)
 
 
 class ProgramForm(ServiceForm):
@@ -153,7 +145,7 @@ class ProgramAdmin(ServiceAdminMixin, TenantScopedAdmin):
         programmes.program_delete(program=obj, actor=actor)
 
 
-COUPON_SERIES_EDITABLE = ["description", "discount_code", "valid_days", "valid_until", "active"]
+COUPON_SERIES_EDITABLE = list(coupon_series.COUPON_SERIES_FIELDS)
 
 
 class CouponSeriesForm(ServiceForm):
