@@ -4,6 +4,8 @@ Identifiers and channels are checked and saved through their services, as the st
 source accounts, enrolments and cards are shown read-only.
 """
 
+import dataclasses
+
 from django import forms
 from django.contrib import admin
 from django.forms.models import BaseInlineFormSet
@@ -112,16 +114,7 @@ class IdentifierFormSet(ServiceInlineFormSet):
 class ChannelInlineForm(CustomerInlineForm):
     class Meta:
         model = CommChannel
-        fields = [
-            "type",
-            "value",
-            "primary",
-            "verified",
-            "subscribed",
-            "residence",
-            "office",
-            "last_viewed_at",
-        ]
+        fields = [field.name for field in dataclasses.fields(ChannelInput)]
 
     def as_input(self) -> ChannelInput:
         return ChannelInput(**{name: self.cleaned_data.get(name) for name in self.Meta.fields})
