@@ -46,8 +46,20 @@ def _list(value: Any, field: str) -> list:
     return value
 
 
-def _name(value: Any) -> str:
-    return value[:NAME_LIMIT] if isinstance(value, str) else ""
+def _name(value: Any) -> Any:
+    """Null is no name; a name that is not text is left for the service to refuse."""
+    if value is None:
+        return ""
+    return value[:NAME_LIMIT] if isinstance(value, str) else value
+
+
+def _sent_name(profile: dict, *spellings: str) -> Any:
+    """The name under the first spelling the profile has, or UNSET: an update keeps a name it
+    is not sent; one sent as "" or null is cleared."""
+    for spelling in spellings:
+        if spelling in profile:
+            return _name(profile[spelling])
+    return UNSET
 
 
 class Parsed:
@@ -130,8 +142,8 @@ class Parsed:
             )
         if profiles:
             first = profiles[0]
-            data.first_name = _name(first.get("firstName", first.get("Firstname")))
-            data.last_name = _name(first.get("lastName", first.get("Lastname")))
+            data.first_name = _sent_name(first, "firstName", "Firstname")
+            data.last_name = _sent_name(first, "lastName", "Lastname")
         if custom_fields:
             data.custom_fields = custom_fields
         if body.get("extendedFields"):
