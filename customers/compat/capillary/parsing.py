@@ -167,6 +167,14 @@ class Parsed:
             raise DomainError(
                 ErrorCode.REQUIRED, "At least one profile is required.", field="profiles"
             )
+        for i, profile in enumerate(profiles):
+            if not profile.get("identifiers"):
+                # The document marks them mandatory: a profile is found by its identifiers.
+                raise DomainError(
+                    ErrorCode.REQUIRED,
+                    "A profile needs at least one identifier (mobile, email or externalId).",
+                    field=f"profiles[{i}].identifiers",
+                )
         data = CustomerInput(
             referral_code=body.get("referralCode") or "",
             store_code=body.get("associatedWith") or UNSET,
