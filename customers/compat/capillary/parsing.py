@@ -6,7 +6,6 @@ from typing import Any
 
 from crm.errors import DomainError, ErrorCode
 from crm.parsing import parse_boolean, parse_datetime
-from customers.choices import MULTI_ACCOUNT_SOURCES
 from customers.inputs import (
     UNSET,
     ChannelInput,
@@ -14,6 +13,7 @@ from customers.inputs import (
     EnrollmentInput,
     IdentifierInput,
     SourceAccountInput,
+    SourceAccountKey,
 )
 
 NAME_LIMIT = 100  # longer names are cut, as Capillary does
@@ -195,7 +195,7 @@ class Parsed:
         self.common(body, data, profiles)
         return data
 
-    def changes(self, body: Any, source: str, account_id: str) -> CustomerInput:
+    def changes(self, body: Any, target: SourceAccountKey) -> CustomerInput:
         body = _object(body, "")
         profiles = [
             _object(profile, f"profiles[{i}]")
@@ -208,13 +208,13 @@ class Parsed:
                     "Identifiers cannot be changed by a customer update.",
                     field=f"profiles[{i}].identifiers",
                 )
-            if profile.get("source") and str(profile["source"]).upper() != source:
+            if profile.get("source") and str(profile["source"]).upper() != target.source:
                 raise DomainError(
                     ErrorCode.IDENTIFIER_IMMUTABLE,
                     "The source of a customer cannot be changed.",
                     field=f"profiles[{i}].source",
                 )
-            if profile.get("accountId") and profile["accountId"] != account_id:
+            if profile.get("accountId") and profile["accountId"] != target.account_id:
                 raise DomainError(
                     ErrorCode.IDENTIFIER_IMMUTABLE,
                     "The account of a customer cannot be changed.",
@@ -231,6 +231,7 @@ FIELD_NAMES = [
     (r"^source_accounts\[(\d+)\]\.last_name", r"profiles[\1].lastName"),
     (r"^source_accounts\[(\d+)\]\.custom_fields", r"profiles[\1].fields"),
     (r"^source_accounts", "profiles"),
+    (r"^account_id$", "accountId"),
     (r"\.series_id$", ".seriesId"),
     (r"\.last_viewed_at$", ".meta.lastViewedDate"),
     (r"\.status_label$", ".statusLabel"),
@@ -256,19 +257,12 @@ FIELD_NAMES = [
 ]
 
 
-def update_target(params) -> tuple[str, str]:
+def update_target(params) -> SourceAccountKey:
     """The source and account whose profile an update changes."""
     source = (params.get("source") or "").upper()
-    account_id = params.get("accountId") or ""
     if not source:
         raise DomainError(ErrorCode.REQUIRED, "Give the source to update in.", field="source")
-    if source in MULTI_ACCOUNT_SOURCES and not account_id:
-        raise DomainError(
-            ErrorCode.REQUIRED,
-            f"{source} has several accounts: give the accountId.",
-            field="accountId",
-        )
-    return source, account_id
+    return SourceAccountKey(source=source, account_id=params.get("accountId") or "")
 
 
 def in_background(params) -> bool:

@@ -53,3 +53,14 @@ def test_a_name_sent_empty_or_null_is_cleared(capillary, registered, cleared, sp
 
     assert (registered.first_name, registered.last_name) == ("Samuel", "")
 
+
+def test_the_profile_of_the_source_records_the_names_and_fields_sent(capillary, registered):
+    body = {"profiles": [{"firstName": "Samuel", "fields": {"city": "Hannibal"}}]}
+
+    put(capillary, registered, body)
+
+    account = SourceAccount.objects.get(customer=registered)
+    assert (account.first_name, account.last_name) == ("Samuel", "Twain")
+    assert account.custom_fields["city"] == "Hannibal"
+    read = capillary.get(f"{CUSTOMERS}/{registered.pk}").json()
+    assert read["profiles"][0]["firstName"] == "Samuel"

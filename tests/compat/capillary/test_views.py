@@ -319,7 +319,7 @@ def test_update_by_query_parameter(capillary, registered):
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("", "source"), ("?source=LINE", "accountId"), ("?source=WECHAT&accountId=x", "source")],
+    [("", "source"), ("?source=LINE", "accountId")],
 )
 def test_update_needs_the_source_and_account(capillary, registered, query, field):
     response = capillary.put(
