@@ -49,6 +49,15 @@ class SourceAccountInput:
 
 
 @dataclass
+class SourceAccountKey:
+    """The source, and account for a source of several, that a change sent through it is
+    recorded in; "" when the request names no account."""
+
+    source: str
+    account_id: str = ""
+
+
+@dataclass
 class ChannelInput:
     type: str
     value: str

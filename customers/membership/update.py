@@ -9,7 +9,12 @@ from django.db import transaction
 from crm.actors import SYSTEM, Actor
 from crm.background import background_task, enqueue
 from crm.errors import DomainError
-from customers.inputs import CustomerInput, enrollment_as_dict, enrollment_from_dict
+from customers.inputs import (
+    CustomerInput,
+    SourceAccountKey,
+    enrollment_as_dict,
+    enrollment_from_dict,
+)
 from customers.membership.enrolment import (
     MembershipResult,
     enrol_all,
@@ -18,6 +23,7 @@ from customers.membership.enrolment import (
     stamp_cards_for,
 )
 from customers.models import Customer
+from customers.services.source_accounts import clean_source_key, source_account_record
 from customers.services.update import customer_profile_update, refuse_registration_only
 from customers.validation import clean_channels, clean_profile
 
@@ -30,11 +36,16 @@ def customer_update(
     data: CustomerInput,
     actor: Actor = SYSTEM,
     loyalty_in_background: bool = False,
+    in_source: SourceAccountKey | None = None,
 ) -> MembershipResult:
     """Change what `data` sets and nothing else; add channels, enrolments and cards it lists.
 
-    Identifiers and sources do not change here (see identifier_add/identifier_remove); a loyalty
-    customer cannot become non-loyalty; enrolling in a programme twice is refused.
+    Identifiers do not change here (see identifier_add/identifier_remove); a loyalty customer
+    cannot become non-loyalty; enrolling in a programme twice is refused.
+
+    A change sent through a source (`in_source`) is also kept, as a registration's is, on the
+    customer's account there: its names and custom fields. A customer with no account there
+    gets one (with a warning); see source_accounts.account_id_meant for which account is meant.
 
     With `loyalty_in_background`, enrolments and cards are checked now but made by a background
     job after the update commits; their side effects are then not reported.
@@ -45,8 +56,13 @@ def customer_update(
     channels = clean_channels(organization, data.channels)
     programs = programs_for(organization, data)
     stamp_cards = stamp_cards_for(organization, data)
+    source_key = clean_source_key(in_source) if in_source is not None else None
+    # The customer's custom fields are merged into `profile`; the account merges what was sent.
+    sent = dict(profile)
     with transaction.atomic():
         result = MembershipResult.of(customer_profile_update(customer, profile, channels, actor))
+        if source_key is not None:
+            source_account_record(customer, source_key, sent, actor, result)
         if loyalty_in_background:
             enrolments_check(customer, data, programs, stamp_cards)
             enqueue(

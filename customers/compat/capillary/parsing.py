@@ -6,7 +6,6 @@ from typing import Any
 
 from crm.errors import DomainError, ErrorCode
 from crm.parsing import parse_boolean, parse_datetime
-from customers.choices import MULTI_ACCOUNT_SOURCES
 from customers.inputs import (
     UNSET,
     ChannelInput,
@@ -14,6 +13,7 @@ from customers.inputs import (
     EnrollmentInput,
     IdentifierInput,
     SourceAccountInput,
+    SourceAccountKey,
 )
 
 NAME_LIMIT = 100  # longer names are cut, as Capillary does
@@ -46,8 +46,20 @@ def _list(value: Any, field: str) -> list:
     return value
 
 
-def _name(value: Any) -> str:
-    return value[:NAME_LIMIT] if isinstance(value, str) else ""
+def _name(value: Any) -> Any:
+    """Null is no name; a name that is not text is left for the service to refuse."""
+    if value is None:
+        return ""
+    return value[:NAME_LIMIT] if isinstance(value, str) else value
+
+
+def _sent_name(profile: dict, *spellings: str) -> Any:
+    """The name under the first spelling the profile has, or UNSET: an update keeps a name it
+    is not sent; one sent as "" or null is cleared."""
+    for spelling in spellings:
+        if spelling in profile:
+            return _name(profile[spelling])
+    return UNSET
 
 
 class Parsed:
@@ -130,8 +142,8 @@ class Parsed:
             )
         if profiles:
             first = profiles[0]
-            data.first_name = _name(first.get("firstName", first.get("Firstname")))
-            data.last_name = _name(first.get("lastName", first.get("Lastname")))
+            data.first_name = _sent_name(first, "firstName", "Firstname")
+            data.last_name = _sent_name(first, "lastName", "Lastname")
         if custom_fields:
             data.custom_fields = custom_fields
         if body.get("extendedFields"):
@@ -155,6 +167,14 @@ class Parsed:
             raise DomainError(
                 ErrorCode.REQUIRED, "At least one profile is required.", field="profiles"
             )
+        for i, profile in enumerate(profiles):
+            if not profile.get("identifiers"):
+                # The document marks them mandatory: a profile is found by its identifiers.
+                raise DomainError(
+                    ErrorCode.REQUIRED,
+                    "A profile needs at least one identifier (mobile, email or externalId).",
+                    field=f"profiles[{i}].identifiers",
+                )
         data = CustomerInput(
             referral_code=body.get("referralCode") or "",
             store_code=body.get("associatedWith") or UNSET,
@@ -175,7 +195,7 @@ class Parsed:
         self.common(body, data, profiles)
         return data
 
-    def changes(self, body: Any, source: str, account_id: str) -> CustomerInput:
+    def changes(self, body: Any, target: SourceAccountKey) -> CustomerInput:
         body = _object(body, "")
         profiles = [
             _object(profile, f"profiles[{i}]")
@@ -188,13 +208,13 @@ class Parsed:
                     "Identifiers cannot be changed by a customer update.",
                     field=f"profiles[{i}].identifiers",
                 )
-            if profile.get("source") and str(profile["source"]).upper() != source:
+            if profile.get("source") and str(profile["source"]).upper() != target.source:
                 raise DomainError(
                     ErrorCode.IDENTIFIER_IMMUTABLE,
                     "The source of a customer cannot be changed.",
                     field=f"profiles[{i}].source",
                 )
-            if profile.get("accountId") and profile["accountId"] != account_id:
+            if profile.get("accountId") and profile["accountId"] != target.account_id:
                 raise DomainError(
                     ErrorCode.IDENTIFIER_IMMUTABLE,
                     "The account of a customer cannot be changed.",
@@ -211,6 +231,7 @@ FIELD_NAMES = [
     (r"^source_accounts\[(\d+)\]\.last_name", r"profiles[\1].lastName"),
     (r"^source_accounts\[(\d+)\]\.custom_fields", r"profiles[\1].fields"),
     (r"^source_accounts", "profiles"),
+    (r"^account_id$", "accountId"),
     (r"\.series_id$", ".seriesId"),
     (r"\.last_viewed_at$", ".meta.lastViewedDate"),
     (r"\.status_label$", ".statusLabel"),
@@ -236,19 +257,12 @@ FIELD_NAMES = [
 ]
 
 
-def update_target(params) -> tuple[str, str]:
+def update_target(params) -> SourceAccountKey:
     """The source and account whose profile an update changes."""
     source = (params.get("source") or "").upper()
-    account_id = params.get("accountId") or ""
     if not source:
         raise DomainError(ErrorCode.REQUIRED, "Give the source to update in.", field="source")
-    if source in MULTI_ACCOUNT_SOURCES and not account_id:
-        raise DomainError(
-            ErrorCode.REQUIRED,
-            f"{source} has several accounts: give the accountId.",
-            field="accountId",
-        )
-    return source, account_id
+    return SourceAccountKey(source=source, account_id=params.get("accountId") or "")
 
 
 def in_background(params) -> bool:

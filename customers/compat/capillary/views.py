@@ -43,20 +43,15 @@ class CustomersView(VendorView):
 
     def put(self, request, customer_id=None):
         customer = self.customer(customer_id or request.query_params.get("customerId"))
-        source, account_id = update_target(request.query_params)
-        if not customer.source_accounts.filter(source=source, account_id=account_id).exists():
-            raise DomainError(
-                ErrorCode.NOT_FOUND,
-                "The customer has no profile in this source and account.",
-                field="source",
-            )
+        target = update_target(request.query_params)
         background = in_background(request.query_params)
         self.parsed = Parsed()
         result = customer_update(
             customer=customer,
-            data=self.parsed.changes(request.data, source, account_id),
+            data=self.parsed.changes(request.data, target),
             actor=self.actor,
             loyalty_in_background=background,
+            in_source=target,
         )
         return Response(rendering.updated(result, customer, in_background=background))
 
