@@ -75,7 +75,9 @@ def save_changed(row: Model, before: dict[str, Any], *, actor: Actor) -> Model:
     """Saves the fields of `row` that differ from `before`, with their change on record; an
     unchanged row is neither saved nor recorded."""
     if changed := record_changed(row, before, actor=actor):
-        row.save(update_fields=changed)
+        # A save of some fields sets an auto_now timestamp (updated_at) only when it is among them.
+        stamped = [f.name for f in row._meta.concrete_fields if getattr(f, "auto_now", False)]
+        row.save(update_fields=[*changed, *stamped])
     return row
 
 

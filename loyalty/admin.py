@@ -3,6 +3,7 @@
 Ledgers and running totals change only through the loyalty services, never by editing rows.
 """
 
+from django import forms
 from django.contrib import admin
 
 from crm.admin_paging import LargeTableAdminMixin
@@ -326,12 +327,36 @@ class RewardInline(TenantScopedMixin, admin.TabularInline):
 
 
 STAMP_CARD_EDITABLE = ["name", "store", "initial_stamps", "active"]
+STAMP_CARD_DESIGN = list(stamp_cards.DESIGN_FIELDS)
+
+
+def yes_no_field() -> forms.TypedChoiceField:
+    """A flag as Yes or No: unlike a checkbox, a post without it is told from one saying No."""
+    return forms.TypedChoiceField(
+        choices=[(True, "Yes"), (False, "No")], coerce=lambda value: value == "True"
+    )
 
 
 class StampCardForm(ServiceForm):
+    """A design field that a post leaves out keeps its value (on a new card, its default)."""
+
+    show_member_field = yes_no_field()
+    show_stamps_to_reward_field = yes_no_field()
+
     class Meta:
         model = StampCard
-        fields = ["organization", *STAMP_CARD_EDITABLE]
+        fields = ["organization", *STAMP_CARD_EDITABLE, *STAMP_CARD_DESIGN]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in STAMP_CARD_DESIGN:
+            self.fields[name].required = False
+
+    def clean(self):
+        for name in STAMP_CARD_DESIGN:
+            if self.add_prefix(name) not in self.data:
+                self.cleaned_data[name] = getattr(self.instance, name)
+        return super().clean()
 
     def check(self):
         stamp_card = self.instance if self.instance.pk else None
@@ -341,6 +366,7 @@ class StampCardForm(ServiceForm):
             name=data["name"],
             store=data["store"],
             initial_stamps=data["initial_stamps"],
+            **edited(data, STAMP_CARD_DESIGN),
         )
 
 
@@ -352,17 +378,21 @@ class StampCardAdmin(ServiceAdminMixin, TenantScopedAdmin):
     list_select_related = ["store", "organization"]
     search_fields = ["name"]
     inlines = [RewardInline]
+    fieldsets = [
+        (None, {"fields": ["organization", *STAMP_CARD_EDITABLE]}),
+        ("Design of its wallet passes", {"fields": STAMP_CARD_DESIGN}),
+    ]
 
     def create(self, data, actor):
         return stamp_cards.stamp_card_create(
             organization=data["organization"],
-            **edited(data, STAMP_CARD_EDITABLE),
+            **edited(data, [*STAMP_CARD_EDITABLE, *STAMP_CARD_DESIGN]),
             actor=actor,
         )
 
     def update(self, obj, data, actor):
         return stamp_cards.stamp_card_update(
-            stamp_card=obj, **edited(data, STAMP_CARD_EDITABLE), actor=actor
+            stamp_card=obj, **edited(data, [*STAMP_CARD_EDITABLE, *STAMP_CARD_DESIGN]), actor=actor
         )
 
     def delete(self, obj, actor):

@@ -261,8 +261,19 @@ class TierChange(models.Model):
         return f"{self.from_tier} → {self.to_tier}"
 
 
+class StripType(models.TextChoices):
+    """What fills the strip of a card's wallet pass; uploaded strip images are not kept."""
+
+    COLOR = "color", "Colour"
+    PRESET = "preset", "Preset image"
+
+
 class StampCard(models.Model):
-    """A stamp card template: collect stamps, redeem them for rewards."""
+    """A stamp card template: collect stamps, redeem them for rewards.
+
+    The design fields say how a Leal client draws the card (the Leal door serves them); colours
+    are #RRGGBB, by default those of the CRM's own wallet passes, which keep their fixed look.
+    """
 
     TENANT_PATH = "organization"
 
@@ -277,10 +288,38 @@ class StampCard(models.Model):
         default=0, help_text="Welcome stamps given when a customer is enrolled."
     )
     active = models.BooleanField(default=True)
+    card_color = models.CharField(max_length=7, default="#3C414C")
+    text_color = models.CharField(max_length=7, default="#FFFFFF")
+    stamp_color = models.CharField(max_length=7, default="#FFFFFF")
+    stamp_background_color = models.CharField(max_length=7, default="#3C414C")
+    stamp_icon = models.CharField(
+        max_length=32, default="star", help_text="The icon of a stamp, e.g. coffee, heart, star."
+    )
+    header_text = models.CharField(max_length=100, blank=True, default="")
+    strip_type = models.CharField(max_length=8, choices=StripType.choices, default=StripType.COLOR)
+    strip_color = models.CharField(max_length=7, default="#3C414C")
+    strip_preset = models.CharField(
+        max_length=64, blank=True, default="", help_text="Which preset image fills a preset strip."
+    )
+    strip_opacity = models.PositiveSmallIntegerField(
+        default=100, help_text="How opaque the strip is over the card colour, 0 to 100."
+    )
+    show_member_field = models.BooleanField(default=True)
+    show_stamps_to_reward_field = models.BooleanField(default=True)
+    auxiliary_fields = models.JSONField(
+        default=list, blank=True, help_text="Up to two more texts on the front of the pass."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["organization", "name"]
+        constraints = [
+            choices_check("strip_type", StripType, "stamp_card_strip_type_valid"),
+            models.CheckConstraint(
+                condition=Q(strip_opacity__lte=100), name="stamp_card_strip_opacity_percent"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -293,6 +332,8 @@ class Reward(models.Model):
     name = models.CharField(max_length=200)
     stamp_cost = models.PositiveIntegerField()
     active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["stamp_card", "stamp_cost", "pk"]

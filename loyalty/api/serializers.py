@@ -8,7 +8,7 @@ from crm.api.fields import DateTimeField, id_field
 from crm.api.rendering import iso
 from crm.api.serializers import InputSerializer
 from loyalty.links import apple_wallet_url, card_page_url, google_wallet_url
-from loyalty.models import CardStatus, PointsKind
+from loyalty.models import CardStatus, PointsKind, StripType
 from loyalty.selectors import CardView, card_view
 from loyalty.services.points import MAX_POINTS
 from loyalty.services.stamps import MAX_STAMPS_PER_CALL
@@ -184,7 +184,22 @@ class StampCardSerializer(serializers.Serializer):
     store = serializers.CharField(source="store.code", allow_null=True)
     initial_stamps = serializers.IntegerField()
     active = serializers.BooleanField()
+    card_color = serializers.CharField(help_text="#RRGGBB, as are the other colours.")
+    text_color = serializers.CharField()
+    stamp_color = serializers.CharField()
+    stamp_background_color = serializers.CharField()
+    stamp_icon = serializers.CharField()
+    header_text = serializers.CharField()
+    strip_type = serializers.ChoiceField(StripType.choices)
+    strip_color = serializers.CharField()
+    strip_preset = serializers.CharField()
+    strip_opacity = serializers.IntegerField(help_text="0 to 100.")
+    show_member_field = serializers.BooleanField()
+    show_stamps_to_reward_field = serializers.BooleanField()
+    auxiliary_fields = serializers.ListField(child=serializers.CharField())
     rewards = RewardSerializer(many=True, source="rewards.all")
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
 
 
 class CouponSerializer(serializers.Serializer):

@@ -1,9 +1,11 @@
-"""Leal's stamp-card API (v1): a store's customers, their cards, stamps and rewards.
+"""Leal's stamp-card API (v1): customers, their cards, stamps and rewards.
 
 Every path starts with /api/v1/accounts/{account_id}, the account being one of the
-organization's stores:
+organization's stores: where what the client writes is recorded. Every customer of the
+organization is reached under each account.
 
-    GET, POST        /customers                      list (search, page, items), create
+    GET, POST        /customers                      list (search, source + external_id, page,
+                                                     items), create
     GET, PATCH, PUT  /customers/{id}
     GET              /customers/{id}/customer_cards[/{card}]
     POST             /customers/{id}/customer_cards/{card}/stamp   (stamps, skip_notifications)

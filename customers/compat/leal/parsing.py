@@ -31,16 +31,59 @@ def customer_params(data) -> dict[str, Any]:
         return nested
     if nested is not None:
         raise invalid("customer", "must be a Hash")
-    return {
-        match[1]: data.get(key)
-        for key in data
-        if (match := re.fullmatch(r"customer\[(\w+)\]", key))
-    }
+    params: dict[str, Any] = {}
+    for key in data:
+        match = re.fullmatch(r"customer\[(\w+)\](.*)", key)
+        if match is None:
+            continue
+        name, rest = match[1], match[2]
+        if not rest:
+            params[name] = data.get(key)
+        elif member := re.fullmatch(r"\[(\w+)\]", rest):  # customer[metadata][tier]
+            if not isinstance(params.get(name), dict):
+                params[name] = {}
+            params[name][member[1]] = data.get(key)
+        else:  # deeper, e.g. customer[external_references][][source]: taken as a list
+            params[name] = [data.get(key)]
+    return params
+
+
+class QueryRefused(Exception):
+    """A query parameter the endpoint does not take, or one that needs another: a 400 naming it,
+    never a list that silently ignores it."""
+
+    def __init__(self, parameter: str, message: str):
+        super().__init__(message)
+        self.parameter = parameter
+        self.message = message
+
+
+def check_query(params, accepted: frozenset[str], *, together: tuple[str, ...] = ()) -> None:
+    """Every parameter is one of `accepted`; of the `together` ones, all or none are given."""
+    for name in params:
+        if name not in accepted:
+            raise QueryRefused(name, "is not a parameter of this endpoint")
+    given = [name for name in together if params.get(name, "").strip()]
+    for name in together:
+        if given and name not in given:
+            raise QueryRefused(name, f"is required with {' and '.join(given)}")
 
 
 def customer_input(params: dict[str, Any]) -> CustomerInput:
-    """What the sent attributes set; those not sent stay UNSET (not changed)."""
+    """What the sent attributes set; those not sent stay UNSET (not changed).
+
+    `metadata` is merged into the custom fields. `external_references` name systems by a slug
+    of their own, which no identifier source of the CRM stands for: they are refused, not
+    dropped."""
     data = CustomerInput()
+    if params.get("external_references"):
+        raise invalid(
+            "external_references", "are not supported: look customers up by id, email or phone"
+        )
+    if params.get("metadata") is not None:
+        if not isinstance(params["metadata"], dict):
+            raise invalid("metadata", "must be a Hash")
+        data.custom_fields = params["metadata"]
     for name in PROFILE:
         if name not in params:
             continue

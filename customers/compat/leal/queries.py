@@ -1,9 +1,9 @@
-"""A store's customers, cards and rewards, as Leal's replies show them."""
+"""The customers, cards and rewards Leal's replies show under an account (a store)."""
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 
-from crm.models import Store
-from customers.models import Customer
+from crm.models import Organization, Store
+from customers.models import Customer, Identifier
 from loyalty.models import Reward, StampCard
 from loyalty.selectors import cards_with_rewards
 
@@ -15,13 +15,27 @@ def store_cards(store: Store) -> QuerySet[StampCard]:
     )
 
 
-def store_customers(store: Store) -> QuerySet[Customer]:
-    """A store's customers (those registered there), with their cards and identifiers."""
-    return Customer.objects.filter(
-        organization_id=store.organization_id, registered_store=store
-    ).prefetch_related(
+def organization_customers(organization: Organization) -> QuerySet[Customer]:
+    """Every customer of the organization, whichever store or door registered them, with their
+    cards and identifiers: an account (store) is where what a client writes is recorded, and
+    hides no customer."""
+    return Customer.objects.filter(organization=organization).prefetch_related(
         Prefetch("cards", queryset=cards_with_rewards().order_by("created_at", "pk")),
         "identifiers",
+    )
+
+
+def with_external_reference(
+    customers: QuerySet[Customer], *, source: str, external_id: str
+) -> QuerySet[Customer]:
+    """The customers with an identifier of `external_id` in `source` (an identifier source, as
+    the replies' external_references name it; any case)."""
+    return customers.filter(
+        Exists(
+            Identifier.objects.filter(
+                customer=OuterRef("pk"), source=source.strip().upper(), value=external_id.strip()
+            )
+        )
     )
 
 

@@ -4,11 +4,13 @@ import re
 from math import ceil
 
 from crm.api.rendering import iso
+from crm.errors import ErrorCode
 from crm.models import Store
 from customers.models import Customer
 from loyalty.links import apple_wallet_url, google_wallet_url
 from loyalty.models import CustomerCard, Reward, StampCard
 from loyalty.selectors import card_view
+from loyalty.services.stamp_cards import DESIGN_FIELDS
 from loyalty.services.stamps import StampsResult
 
 FIELD_NAMES = [
@@ -26,8 +28,19 @@ def leal_field(field: str | None) -> str:
     return field
 
 
-def validation_failed(message: str, field: str | None) -> dict:
+# Leal words a taken email or phone as Rails does; its clients may match on the words.
+TAKEN = "has already been taken"
+TAKEN_CODES = {ErrorCode.EMAIL_TAKEN, ErrorCode.PHONE_TAKEN}
+
+
+def validation_failed(message: str, field: str | None, code: str | None = None) -> dict:
+    if code in TAKEN_CODES:
+        message = TAKEN
     return {"error": "Validation failed", "errors": {leal_field(field): [message]}}
+
+
+def query_refused(message: str, parameter: str) -> dict:
+    return {"error": "Invalid query parameters", "errors": {parameter: [message]}}
 
 
 def error_body(message: str) -> dict:
@@ -78,7 +91,7 @@ def render_customer(customer: Customer, store: Store, *, full: bool = True) -> d
         "stamp_count": sum(card.stamps for card in cards),
         "metadata": customer.custom_fields,
         "external_references": [
-            {"source": i.source, "account_id": i.account_id, "type": i.type, "value": i.value}
+            {"source": i.source, "external_id": i.value, "metadata": {}}
             for i in customer.identifiers.all()
         ],
         "customer_cards": [render_card(card, store, full=full) for card in cards],
@@ -97,10 +110,6 @@ def customers_page(customers, store: Store, *, count: int, page: int, items: int
             "pages": max(1, ceil(count / items)),
         },
     }
-
-
-def stamped(card: CustomerCard, store: Store) -> dict:
-    return {"success": True, "customer_card": render_card(card, store)}
 
 
 def redeemed(result: StampsResult, reward: Reward, card: CustomerCard, store: Store) -> dict:
@@ -131,8 +140,9 @@ def render_template(card: StampCard) -> dict:
         "expires_at": None,
         "rewards_count": sum(1 for r in card.rewards.all() if r.active),
         "customer_cards_count": card.customer_cards_count,
+        **{name: getattr(card, name) for name in DESIGN_FIELDS},
         "created_at": iso(card.created_at),
-        "updated_at": iso(card.created_at),
+        "updated_at": iso(card.updated_at),
     }
 
 
@@ -154,6 +164,8 @@ def render_rewards(rewards, store: Store, *, only_active: bool | None) -> list[d
                 "stamps_required": reward.stamp_cost,
                 "position": positions[reward.stamp_card_id],
                 "active": reward.active,
+                "created_at": iso(reward.created_at),
+                "updated_at": iso(reward.updated_at),
             }
         )
     return rendered

@@ -9,7 +9,9 @@ from customers.compat.authentication import BearerKey
 from customers.compat.base import VendorView, path_id
 from customers.compat.leal import queries, rendering
 from customers.compat.leal.parsing import (
+    QueryRefused,
     body_params,
+    check_query,
     customer_input,
     customer_params,
     invalid,
@@ -29,13 +31,19 @@ from loyalty.services.stamps import reward_redeem, stamps_add
 
 class LealView(VendorView):
     authentication_classes = [BearerKey]
+    # The query parameters the endpoint takes; any other is refused, never ignored. Of the
+    # paired ones, all or none are given.
+    query_parameters: frozenset[str] = frozenset()
+    paired_query_parameters: tuple[str, ...] = ()
 
     def error(self, status, code, message, field=None):
         if status == 422 or (status == 400 and isinstance(code, str)):
-            return Response(rendering.validation_failed(message, field), status=422)
+            return Response(rendering.validation_failed(message, field, code), status=422)
         return Response(rendering.error_body(message), status=status)
 
     def handle_exception(self, exc):
+        if isinstance(exc, QueryRefused):
+            return Response(rendering.query_refused(exc.message, exc.parameter), status=400)
         if isinstance(exc, DomainError) and exc.code != ErrorCode.NOT_FOUND:
             return self.error(422, str(exc.code), exc.message, exc.field)
         return super().handle_exception(exc)
@@ -46,6 +54,9 @@ class LealView(VendorView):
         self.store = Store.objects.filter(organization=self.organization, pk=account_id).first()
         if self.store is None:
             raise DomainError(ErrorCode.NOT_FOUND, "Store not found")
+        check_query(
+            request.query_params, self.query_parameters, together=self.paired_query_parameters
+        )
 
     @property
     def body(self):
@@ -53,7 +64,7 @@ class LealView(VendorView):
 
     def customer(self, customer_id: str) -> Customer:
         pk = path_id(customer_id, field="customer_id", message="Customer not found")
-        customer = queries.store_customers(self.store).filter(pk=pk).first()
+        customer = queries.organization_customers(self.organization).filter(pk=pk).first()
         if customer is None:
             raise DomainError(ErrorCode.NOT_FOUND, "Customer not found")
         return customer
@@ -70,12 +81,20 @@ class LealView(VendorView):
 
 
 class CustomersView(LealView):
+    query_parameters = frozenset({"search", "source", "external_id", "page", "items"})
+    paired_query_parameters = ("source", "external_id")
+
     def get(self, request, account_id):
-        page, items = page_params(request.query_params)
-        customers = queries.store_customers(self.store)
-        if request.query_params.get("search", "").strip():
+        query = request.query_params
+        page, items = page_params(query)
+        customers = queries.organization_customers(self.organization)
+        if query.get("search", "").strip():
             customers = customer_search(
-                customers, organization=self.organization, text=request.query_params["search"]
+                customers, organization=self.organization, text=query["search"]
+            )
+        if query.get("source", "").strip():
+            customers = queries.with_external_reference(
+                customers, source=query["source"], external_id=query["external_id"]
             )
         count = customers.count()
         rows = customers.order_by("-created_at", "-pk")[(page - 1) * items : page * items]
@@ -100,7 +119,12 @@ class CustomersView(LealView):
         if send_links:
             for card in customer.cards.all():
                 card_links_send(organization=self.organization, card=card, actor=self.actor)
-        return Response(rendering.render_customer(customer, self.store), status=201)
+        rendered = rendering.render_customer(customer, self.store)
+        if data.stamp_card_ids:
+            [card_id] = data.stamp_card_ids
+            cards = rendered["customer_cards"]
+            rendered["customer_card"] = next(c for c in cards if c["card_id"] == card_id)
+        return Response(rendered, status=201)
 
 
 class CustomerView(LealView):
@@ -146,7 +170,7 @@ class StampView(LealView):
             stamps=parse_integer(stamps, field="stamps"),
             actor=self.actor,
         )
-        return Response(rendering.stamped(cards_with_rewards().get(pk=card.pk), self.store))
+        return Response(rendering.render_card(cards_with_rewards().get(pk=card.pk), self.store))
 
 
 class RedeemView(LealView):
@@ -175,6 +199,8 @@ class CardsView(LealView):
 
 
 class RewardsView(LealView):
+    query_parameters = frozenset({"card_id", "active"})
+
     def get(self, request, account_id):
         rewards = queries.store_rewards(self.store)
         if request.query_params.get("card_id"):
