@@ -16,6 +16,16 @@ from crm.db import choices_check
 from crm.models import Organization, Store
 from customers.models import Customer
 
+from .choices import (
+    CardStatus,
+    DeliveryChannel,
+    DeliveryStatus,
+    PointsKind,
+    StampKind,
+    StripType,
+    TierChangeReason,
+)
+
 
 class CouponSeries(models.Model):
     """A kind of coupon: what it gives (description, discount code) and how long it is valid."""
@@ -137,16 +147,6 @@ class Enrollment(models.Model):
         return f"{self.customer} in {self.program}"
 
 
-class PointsKind(models.TextChoices):
-    AWARD = "award"
-    DEDUCT = "deduct"
-    EXPIRE = "expire"
-    # A merge of two customers enrolled in the same programme moves the merged customer's
-    # remaining lots: out of its enrolment, into the survivor's.
-    TRANSFER_IN = "transfer_in"
-    TRANSFER_OUT = "transfer_out"
-
-
 class PointsTransaction(models.Model):
     TENANT_PATH = "enrollment__customer__organization"
 
@@ -227,13 +227,6 @@ class PointsLot(models.Model):
         return f"{self.remaining}/{self.points}"
 
 
-class TierChangeReason(models.TextChoices):
-    ENROLMENT = "enrolment"
-    SET = "set"
-    THRESHOLD = "threshold"
-    MERGE = "merge"
-
-
 class TierChange(models.Model):
     """Every change of an enrolment's tier, with why and by whom (append-only)."""
 
@@ -259,13 +252,6 @@ class TierChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_tier} → {self.to_tier}"
-
-
-class StripType(models.TextChoices):
-    """What fills the strip of a card's wallet pass; uploaded strip images are not kept."""
-
-    COLOR = "color", "Colour"
-    PRESET = "preset", "Preset image"
 
 
 class StampCard(models.Model):
@@ -345,11 +331,6 @@ class Reward(models.Model):
         return f"{self.name} ({self.stamp_cost} stamps)"
 
 
-class CardStatus(models.TextChoices):
-    ACTIVE = "active", "Active"
-    INACTIVE = "inactive", "Inactive"
-
-
 # Unambiguous characters only (no 0/O, 1/I/L), so a code read aloud or typed in is right.
 CARD_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CARD_CODE_LENGTH = 14  # about 68 bits of randomness
@@ -397,12 +378,6 @@ class CustomerCard(models.Model):
 
     def __str__(self) -> str:
         return self.code
-
-
-class StampKind(models.TextChoices):
-    ADD = "add"
-    REDEEM = "redeem"
-    ADJUST = "adjust"
 
 
 class StampTransaction(models.Model):
@@ -457,17 +432,6 @@ class Coupon(models.Model):
 
     def __str__(self) -> str:
         return self.code
-
-
-class DeliveryChannel(models.TextChoices):
-    EMAIL = "email"
-    SMS = "sms"
-
-
-class DeliveryStatus(models.TextChoices):
-    QUEUED = "queued"  # written with the change that asked for it, sent once that commits
-    SENT = "sent"
-    FAILED = "failed"
 
 
 class CardLinkDelivery(models.Model):

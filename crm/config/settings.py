@@ -207,7 +207,7 @@ SPECTACULAR_SETTINGS = {
     ],
     "ENUM_NAME_OVERRIDES": {
         "CustomerStatusEnum": "customers.choices.CustomerStatus",
-        "CardStatusEnum": "loyalty.models.CardStatus",
+        "CardStatusEnum": "loyalty.choices.CardStatus",
         "IdentifierTypeEnum": "customers.choices.IdentifierType.values",
         "ChannelTypeEnum": "customers.choices.ChannelType.values",
         "SourceEnum": "customers.choices.Source.values",

@@ -7,8 +7,8 @@ from rest_framework import serializers
 from crm.api.fields import DateTimeField, id_field
 from crm.api.rendering import iso
 from crm.api.serializers import InputSerializer
+from loyalty.choices import CardStatus, PointsKind, StripType
 from loyalty.links import apple_wallet_url, card_page_url, google_wallet_url
-from loyalty.models import CardStatus, PointsKind, StripType
 from loyalty.selectors import CardView, card_view
 from loyalty.services.points import MAX_POINTS
 from loyalty.services.stamps import MAX_STAMPS_PER_CALL

@@ -14,12 +14,12 @@ from crm.errors import DomainError, ErrorCode
 from customers import selectors as customer_selectors
 from customers.nested_views import CustomerChildViewSet
 from loyalty import selectors
+from loyalty.choices import PointsKind
 from loyalty.models import (
     Coupon,
     CouponSeries,
     CustomerCard,
     Enrollment,
-    PointsKind,
     PointsTransaction,
     Program,
     Reward,

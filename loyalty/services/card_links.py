@@ -13,8 +13,9 @@ from customers import audit
 from customers.closure import customer_refuse_closed
 from customers.models import Customer
 
+from ..choices import DeliveryChannel, DeliveryStatus
 from ..links import card_links_message
-from ..models import CardLinkDelivery, CustomerCard, DeliveryChannel, DeliveryStatus
+from ..models import CardLinkDelivery, CustomerCard
 from ..sms import send_sms
 from .common import require_tenant
 

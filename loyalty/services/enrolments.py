@@ -17,7 +17,8 @@ from customers import audit
 from customers.closure import customer_refuse_closed
 from customers.models import Customer
 
-from ..models import Enrollment, Program, Tier, TierChangeReason
+from ..choices import TierChangeReason
+from ..models import Enrollment, Program, Tier
 from ..side_effects import SideEffect
 from .common import lock_enrollment, require_tenant
 from .coupons import coupon_issue

@@ -8,17 +8,8 @@ from django.utils import timezone
 from crm.actors import Actor
 from customers.models import Customer
 
-from ..models import (
-    CardLinkDelivery,
-    CardStatus,
-    Coupon,
-    CustomerCard,
-    Enrollment,
-    PointsKind,
-    PointsLot,
-    StampKind,
-    TierChangeReason,
-)
+from ..choices import CardStatus, PointsKind, StampKind, TierChangeReason
+from ..models import CardLinkDelivery, Coupon, CustomerCard, Enrollment, PointsLot
 from ..side_effects import TierChanged
 from .points import append_points
 from .stamps import append_stamps

@@ -19,7 +19,8 @@ from customers import audit
 from customers.closure import customer_is_closed, customer_refuse_closed
 from customers.models import Customer
 
-from ..models import Enrollment, PointsKind, PointsLot, PointsTransaction
+from ..choices import PointsKind
+from ..models import Enrollment, PointsLot, PointsTransaction
 from ..side_effects import PointsAwarded, SideEffect
 from .common import lock_enrollment
 from .tier_changes import promote

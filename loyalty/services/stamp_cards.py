@@ -10,7 +10,8 @@ from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
 from customers.normalization import clean_text
 
-from ..models import Reward, StampCard, StripType
+from ..choices import StripType
+from ..models import Reward, StampCard
 from .common import require_tenant
 from .configuration import check_count, config_create, config_delete, config_update, required_text
 

@@ -17,7 +17,8 @@ from customers import audit
 from customers.closure import customer_refuse_closed
 from customers.models import Customer
 
-from ..models import CardStatus, CustomerCard, Reward, StampCard, StampKind, StampTransaction
+from ..choices import CardStatus, StampKind
+from ..models import CustomerCard, Reward, StampCard, StampTransaction
 from ..side_effects import RewardEarned, SideEffect, StampsAdded
 from .common import require_tenant
 

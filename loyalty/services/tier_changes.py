@@ -7,7 +7,8 @@ from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
 from customers import audit
 
-from ..models import Enrollment, Program, Tier, TierChange, TierChangeReason
+from ..choices import TierChangeReason
+from ..models import Enrollment, Program, Tier, TierChange
 from ..side_effects import TierChanged
 
 

@@ -18,14 +18,12 @@ from customers.membership.merge import customer_merge, merge_plan
 from customers.models import AuditEvent, CommChannel, Customer, Identifier
 from customers.services.channels import channel_add
 from customers.services.identifiers import identifier_add
+from loyalty.choices import CardStatus, PointsKind, StampKind
 from loyalty.models import (
     CardLinkDelivery,
-    CardStatus,
     Coupon,
     CouponSeries,
-    PointsKind,
     PointsTransaction,
-    StampKind,
     StampTransaction,
     TierChange,
 )

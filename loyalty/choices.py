@@ -1,0 +1,49 @@
+"""The fixed value sets of loyalty's fields: ledger kinds, reasons, statuses and channels."""
+
+from django.db import models
+
+
+class PointsKind(models.TextChoices):
+    AWARD = "award"
+    DEDUCT = "deduct"
+    EXPIRE = "expire"
+    # A merge of two customers enrolled in the same programme moves the merged customer's
+    # remaining lots: out of its enrolment, into the survivor's.
+    TRANSFER_IN = "transfer_in"
+    TRANSFER_OUT = "transfer_out"
+
+
+class TierChangeReason(models.TextChoices):
+    ENROLMENT = "enrolment"
+    SET = "set"
+    THRESHOLD = "threshold"
+    MERGE = "merge"
+
+
+class StripType(models.TextChoices):
+    """What fills the strip of a card's wallet pass; uploaded strip images are not kept."""
+
+    COLOR = "color", "Colour"
+    PRESET = "preset", "Preset image"
+
+
+class CardStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    INACTIVE = "inactive", "Inactive"
+
+
+class StampKind(models.TextChoices):
+    ADD = "add"
+    REDEEM = "redeem"
+    ADJUST = "adjust"
+
+
+class DeliveryChannel(models.TextChoices):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued"  # written with the change that asked for it, sent once that commits
+    SENT = "sent"
+    FAILED = "failed"
