@@ -86,8 +86,17 @@ def _e164(value: str, region: str) -> str | None:
 
 
 def normalize_phone(value: str, *, region: str, field: str = "phone") -> str:
-    """E.164 for any number phonenumbers finds possible, read in `region` without a country code."""
-    e164 = _e164(require_text(value, field=field), region)
+    """E.164 for any number phonenumbers finds possible, read in `region` without a country code.
+
+    A number written with letters is refused: phonenumbers would read them as a keypad's digits
+    ("98765abcde" as 9876522233), storing a number nobody gave."""
+    if any(character.isalpha() for character in require_text(value, field=field)):
+        raise DomainError(
+            ErrorCode.PHONE_INVALID,
+            f"{value!r} has letters: a phone number is written in digits.",
+            field=field,
+        )
+    e164 = _e164(value, region)
     if e164 is not None:
         return e164
     try:
