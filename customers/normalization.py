@@ -61,6 +61,10 @@ def _email_problem(email: str) -> ErrorCode | None:
     return None
 
 
+def is_email(value: str) -> bool:
+    return _email_problem(value.strip().lower()) is None
+
+
 def normalize_email(value: str, *, field: str = "email") -> str:
     email = require_text(value, field=field).strip().lower()
     problem = _email_problem(email)
