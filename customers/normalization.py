@@ -61,6 +61,10 @@ def _email_problem(email: str) -> ErrorCode | None:
     return None
 
 
+def is_email(value: str) -> bool:
+    return _email_problem(value.strip().lower()) is None
+
+
 def normalize_email(value: str, *, field: str = "email") -> str:
     email = require_text(value, field=field).strip().lower()
     problem = _email_problem(email)
@@ -86,8 +90,17 @@ def _e164(value: str, region: str) -> str | None:
 
 
 def normalize_phone(value: str, *, region: str, field: str = "phone") -> str:
-    """E.164 for any number phonenumbers finds possible, read in `region` without a country code."""
-    e164 = _e164(require_text(value, field=field), region)
+    """E.164 for any number phonenumbers finds possible, read in `region` without a country code.
+
+    A number written with letters is refused: phonenumbers would read them as a keypad's digits
+    ("98765abcde" as 9876522233), storing a number nobody gave."""
+    if any(character.isalpha() for character in require_text(value, field=field)):
+        raise DomainError(
+            ErrorCode.PHONE_INVALID,
+            f"{value!r} has letters: a phone number is written in digits.",
+            field=field,
+        )
+    e164 = _e164(value, region)
     if e164 is not None:
         return e164
     try:

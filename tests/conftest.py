@@ -6,7 +6,9 @@ from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest
 from django.test import Client
+from django.test.utils import override_settings
 from hypothesis import settings as hypothesis_settings
+from pytest_django.live_server_helper import LiveServer
 from rest_framework.test import APIClient
 
 from crm.api.throttling import local_counts
@@ -85,6 +87,24 @@ def pytest_runtest_makereport(item, call):
 
 def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(f"Tests ran on {database_description()}", bold=True)
+
+
+@pytest.fixture(scope="session")
+def live_server(request):
+    """pytest-django's live server, started without the production redirect to HTTPS.
+
+    Its middleware reads the settings once, when the server starts, before the per-test settings
+    of tests/conftest.py apply: the redirect is turned off while it starts.
+    """
+    addr = (
+        request.config.getvalue("liveserver")
+        or os.environ.get("DJANGO_LIVE_TEST_SERVER_ADDRESS")
+        or "localhost"
+    )
+    with override_settings(SECURE_SSL_REDIRECT=False):
+        server = LiveServer(addr)
+    yield server
+    server.stop()
 
 
 @pytest.fixture(autouse=True)

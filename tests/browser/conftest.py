@@ -11,9 +11,7 @@ import shutil
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import Group
-from django.test.utils import override_settings
 from playwright.sync_api import Page, expect, sync_playwright
-from pytest_django.live_server_helper import LiveServer
 
 from crm.models import User
 from tests.crm.factories import StaffFactory
@@ -44,24 +42,6 @@ def browser():
         )
         yield browser
         browser.close()
-
-
-@pytest.fixture(scope="session")
-def live_server(request):
-    """pytest-django's live server, started without the production redirect to HTTPS.
-
-    Its middleware reads the settings once, when the server starts, before the per-test settings
-    of tests/conftest.py apply: the redirect is turned off while it starts.
-    """
-    addr = (
-        request.config.getvalue("liveserver")
-        or os.environ.get("DJANGO_LIVE_TEST_SERVER_ADDRESS")
-        or "localhost"
-    )
-    with override_settings(SECURE_SSL_REDIRECT=False):
-        server = LiveServer(addr)
-    yield server
-    server.stop()
 
 
 @pytest.fixture(autouse=True)

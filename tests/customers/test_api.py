@@ -419,3 +419,28 @@ def test_channels_are_added_changed_and_removed(api, org):
     )
     assert api.delete(f"{url}{channel['id']}/").status_code == 204
     assert api.get(url).json() == []
+
+
+def test_a_phone_with_letters_is_a_400_naming_the_field(api, org):
+    response = api.post(CUSTOMERS, {"first_name": "Ana", "phone": "98765abcde"}, format="json")
+
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert (error["field"], error["code"]) == ("phone", "phone_invalid")
+    assert not Customer.objects.exists()
+
+
+def test_a_mobile_identifier_with_letters_is_refused(api, org):
+    response = api.post(
+        CUSTOMERS,
+        {
+            "first_name": "Ana",
+            "source_accounts": [
+                {"source": "INSTORE", "identifiers": [{"type": "mobile", "value": "98765abcde"}]}
+            ],
+        },
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "source_accounts[0].identifiers[0].value"

@@ -428,3 +428,10 @@ def test_registering_store_by_code(org, other_org):
     StoreFactory(organization=other_org, code="other.till")
     assert register(org, store_code="bukl.till").customer.registered_store == store
     refused(org, ErrorCode.STORE_UNKNOWN, "store_code", store_code="other.till")
+
+
+@pytest.mark.parametrize("phone", ["98765abcde", "+1 800 FLOWERS", "+1 933 222 3333 ext. 4"])
+def test_a_phone_with_letters_is_refused(org, phone):
+    # phonenumbers reads letters as the keypad's digits: "98765abcde" would be +919876522233.
+    error = refused(org, ErrorCode.PHONE_INVALID, "phone", phone=phone)
+    assert "letters" in error.message

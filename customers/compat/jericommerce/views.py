@@ -7,6 +7,7 @@ from customers.compat.base import VendorView, path_id
 from customers.compat.jericommerce import rendering
 from customers.compat.jericommerce.auth import AuthorizationKey
 from customers.compat.jericommerce.parsing import MAX_ITEMS, item_input
+from customers.compat.querystring import query_email
 from customers.inputs import EnrollmentInput
 from customers.membership.upsert import customer_upsert
 from customers.models import Customer
@@ -60,9 +61,8 @@ class IntegrationView(VendorView):
         email = request.query_params.get("email", "")
         if not email.strip():
             return self.error(400, "required", "Give the customer's email: ?email=…", "email")
-        customer = Customer.objects.filter(
-            organization=self.organization, email=normalize_email(email)
-        ).first()
+        email = normalize_email(query_email(email))
+        customer = Customer.objects.filter(organization=self.organization, email=email).first()
         if customer is None:
             return self.error(404, "not_found", "No customer with this email.", "email")
         customer_delete(customer=customer, actor=self.actor)

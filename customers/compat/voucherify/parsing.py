@@ -6,11 +6,25 @@ from typing import Any
 
 from crm.errors import DomainError, ErrorCode
 from crm.parsing import MAX_BIGINT, in_utc, parse_date, parse_datetime, parse_integer
-from customers.inputs import UNSET, CustomerInput
+from customers.compat.querystring import query_email
+from customers.inputs import CustomerInput
 
 MAX_LIMIT = 100
 MAX_PAGE = MAX_BIGINT // MAX_LIMIT  # the page's offset is a 64-bit integer in SQL
 DEFAULT_LIMIT = 10
+LIST_PARAMETERS = (
+    "limit",
+    "page",
+    "email",
+    "city",
+    "name",
+    "created_at[before]",
+    "created_at[after]",
+    "updated_at[before]",
+    "updated_at[after]",
+    "order",
+    "starting_after",
+)
 ORDERS = {"created_at", "-created_at", "updated_at", "-updated_at", "source_id", "-source_id"}
 ADDRESS_FIELDS = {
     "line_1": "address_line1",
@@ -30,49 +44,51 @@ FIELD_NAMES = {
 }
 
 
-def _text(body: dict, name: str) -> str | None:
-    value = body[name]
+def _text(values: dict, name: str, field: str | None = None) -> str | None:
+    value = values.get(name)
     if value is not None and not isinstance(value, str):
-        raise DomainError(ErrorCode.INVALID, "Expected a string.", field=name)
+        raise DomainError(ErrorCode.INVALID, "Expected a string.", field=field or name)
     return value
 
 
 def customer_input(body: Any) -> CustomerInput:
+    """What a customer object sets. A field not sent, or sent as null, is not changed: Voucherify's
+    reference leaves "parameters not provided" unchanged and declares only `address` nullable
+    (null clears it); its Python client sends null for every field a model built with
+    `from_dict` lacks. An empty string clears a field."""
     if not isinstance(body, dict):
         raise DomainError(ErrorCode.INVALID, "Send a customer object.", field="")
     data = CustomerInput()
-    if "name" in body:
-        name = (_text(body, "name") or "").strip()
-        first, _, last = name.partition(" ")
+    name = _text(body, "name")
+    if name is not None:
+        first, _, last = name.strip().partition(" ")
         data.first_name, data.last_name = first[:100], last.strip()[:100]
-    if "source_id" in body:
-        data.external_id = _text(body, "source_id") or None
+    source_id = _text(body, "source_id")
+    if source_id is not None:
+        data.external_id = source_id or None
     for theirs, ours in (("email", "email"), ("phone", "phone")):
-        if theirs in body:
-            setattr(data, ours, _text(body, theirs) or None)
-    if "description" in body:
-        data.description = _text(body, "description") or ""
-    birthdate = body.get("birthdate", body.get("birthday", UNSET))
-    if birthdate is not UNSET:
-        field = "birthdate" if "birthdate" in body else "birthday"
-        data.birthday = None if birthdate is None else parse_date(birthdate, field=field)
+        value = _text(body, theirs)
+        if value is not None:
+            setattr(data, ours, value or None)
+    description = _text(body, "description")
+    if description is not None:
+        data.description = description
+    field = "birthdate" if body.get("birthdate") is not None else "birthday"
+    if body.get(field) is not None:
+        data.birthday = None if body[field] == "" else parse_date(body[field], field=field)
     if "address" in body:
-        address = body["address"] or {}
-        if not isinstance(address, dict):
+        address = body["address"]
+        if address is not None and not isinstance(address, dict):
             raise DomainError(ErrorCode.INVALID, "Expected an object.", field="address")
         for theirs, ours in ADDRESS_FIELDS.items():
-            if theirs in address or body["address"] is None:
-                value = address.get(theirs)
-                if value is not None and not isinstance(value, str):
-                    raise DomainError(
-                        ErrorCode.INVALID, "Expected a string.", field=f"address.{theirs}"
-                    )
-                setattr(data, ours, value or "")
-    if "metadata" in body:
-        metadata = body["metadata"]
-        if metadata is not None and not isinstance(metadata, dict):
+            value = "" if address is None else _text(address, theirs, f"address.{theirs}")
+            if value is not None:
+                setattr(data, ours, value)
+    metadata = body.get("metadata")
+    if metadata is not None:
+        if not isinstance(metadata, dict):
             raise DomainError(ErrorCode.INVALID, "Expected an object.", field="metadata")
-        data.custom_fields = metadata or {}
+        data.custom_fields = metadata
     return data
 
 
@@ -104,7 +120,27 @@ def _moment(params, name: str) -> dt.datetime:
     return in_utc(parse_datetime(params[name], field=name, naive_is_utc=True), name)
 
 
+def _refuse_unsupported(params) -> None:
+    """A filter the list cannot apply is refused by name: answering every customer instead would
+    look like the filtered list."""
+    for name in params:
+        if name == "segment_id":
+            raise DomainError(
+                ErrorCode.INVALID,
+                "Lists cannot be filtered by segment: the CRM keeps no segments.",
+                field=name,
+            )
+        if name not in LIST_PARAMETERS:
+            raise DomainError(
+                ErrorCode.INVALID,
+                f"{name!r} is not a list parameter of this API; it reads "
+                f"{', '.join(LIST_PARAMETERS)}.",
+                field=name,
+            )
+
+
 def list_query(params) -> ListQuery:
+    _refuse_unsupported(params)
     limit = _number(params, "limit", DEFAULT_LIMIT, MAX_LIMIT)
     page = _number(params, "page", 1, MAX_PAGE)
     bounds = [
@@ -122,7 +158,7 @@ def list_query(params) -> ListQuery:
     return ListQuery(
         limit=limit,
         page=page,
-        email=params["email"].strip().lower() if params.get("email") else None,
+        email=query_email(params["email"]).lower() if params.get("email") else None,
         city=params.get("city") or None,
         name=params["name"].strip() if params.get("name") else None,
         bounds=bounds,

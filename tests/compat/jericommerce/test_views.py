@@ -7,6 +7,7 @@ from crm.services import api_key_create
 from customers.models import Customer
 from loyalty.models import Enrollment
 from tests.compat.fixtures import load
+from tests.crm.factories import StoreFactory
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import ProgramFactory
 
@@ -190,3 +191,71 @@ def test_another_organizations_programme_and_customers_are_404(jeri, other_org, 
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=other_key)
     assert client.post(url(mine), [item("j@example.com")], format="json").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["email=plus2%2Btag@example.com", "email=plus2+tag@example.com"],
+    ids=["encoded", "raw plus"],
+)
+def test_delete_by_an_email_with_a_plus_encoded_or_not(jeri, program, org, query):
+    # Many HTTP clients leave "+" unencoded in a query, where it reads as a space.
+    CustomerFactory(organization=org, email="plus2+tag@example.com")
+
+    response = jeri.delete(f"{url(program)}?{query}")
+
+    assert response.status_code == 201, response.json()
+    assert response.json() == {"email": "plus2+tag@example.com", "deleted": True}
+    assert not Customer.objects.exists()
+
+
+def test_delete_by_a_text_that_is_no_email_either_way_is_400(jeri, program, org):
+    response = jeri.delete(f"{url(program)}?email=not+an+email")
+
+    assert response.status_code == 400
+    assert response.json()["field"] == "email"
+
+
+def test_a_phone_with_letters_is_refused_naming_the_field(jeri, program):
+    response = jeri.post(url(program), [item("k@example.com", phone="98765abcde")], format="json")
+
+    assert response.status_code == 404  # every item failed
+    [outcome] = response.json()
+    assert outcome["errors"][0]["field"] == "payload.phone"
+    assert outcome["errors"][0]["code"] == "phone_invalid"
+    assert not Customer.objects.exists()
+
+
+def test_a_customer_created_at_the_native_api_is_updated_and_deleted_here(jeri, api, program, org):
+    store = StoreFactory(organization=org, code="north.till")
+    created = api.post(
+        "/api/v1/customers/",
+        {
+            "first_name": "Nia",
+            "email": "nia@example.com",
+            "store": store.code,
+            "source_accounts": [
+                {"source": "INSTORE", "identifiers": [{"type": "cardnumber", "value": "C-1"}]}
+            ],
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    created = created.json()["customer"]
+
+    response = jeri.post(
+        url(program),
+        [item("Nia@Example.com", name="Nia Okafor", phone="8795779625")],
+        format="json",
+    )
+
+    assert response.status_code == 201
+    assert response.json()[0] == {
+        "email": "Nia@Example.com",
+        "status": "updated",
+        "customerId": created["id"],
+    }
+    customer = Customer.objects.get()
+    assert (customer.last_name, customer.phone) == ("Okafor", "+918795779625")
+    assert customer.registered_store == store  # the door's writes leave the store as it was
+    assert jeri.delete(f"{url(program)}?email=nia@example.com").status_code == 201

@@ -8,6 +8,7 @@ from customers.models import Customer
 from loyalty.models import Coupon, CouponSeries
 from tests.compat.fixtures import load, same_shape
 from tests.compat.voucherify import schema as voucherify_schema
+from tests.crm.factories import StoreFactory
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import EnrollmentFactory, ProgramFactory, TierFactory
 
@@ -256,3 +257,134 @@ def test_another_organizations_customers_are_invisible(voucherify, other_org):
     # the same source_id in another organization is another customer
     assert voucherify.post(CUSTOMERS, CREATE, format="json").status_code == 200
     assert Customer.objects.filter(external_id="source_123").count() == 2
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"segment_id": "seg_DZvSsr7yDA8sjrTYircSuqb1"}, "segment_id"),
+        ({"city": "Paris", "phone": "+19332223333"}, "phone"),
+        ({"metadata[lang]": "en"}, "metadata[lang]"),
+    ],
+)
+def test_a_list_filter_the_door_does_not_support_is_400_naming_it(voucherify, org, params, field):
+    CustomerFactory(organization=org, city="Paris")
+
+    response = voucherify.get(CUSTOMERS, params)
+
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["key"], body["details"].split(":")[0]) == ("invalid", field)
+    assert deserializable(body, voucherify_schema.ERROR) == []
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["email=plus2%2Btag@example.com", "email=plus2+tag@example.com"],
+    ids=["encoded", "raw"],
+)
+def test_the_email_filter_reads_a_plus_encoded_or_not(voucherify, org, query):
+    customer = CustomerFactory(organization=org, email="plus2+tag@example.com")
+
+    reply = voucherify.get(f"{CUSTOMERS}?{query}").json()
+
+    assert [c["id"] for c in reply["customers"]] == [customer.public_id]
+
+
+def test_two_customers_without_source_id_cannot_share_an_email(voucherify, org):
+    first = voucherify.post(CUSTOMERS, {"name": "Ann", "email": "ann@example.com"}, format="json")
+
+    second = voucherify.post(
+        CUSTOMERS, {"name": "Ann B", "email": "Ann@Example.com"}, format="json"
+    )
+
+    assert first.status_code == 200
+    assert second.status_code == 409
+    assert second.json() == {
+        "code": 409,
+        "key": "email_taken",
+        "message": "Another customer already has this email.",
+        "details": "email: Another customer already has this email.",
+        "request_id": second.json()["request_id"],
+    }
+    assert second.json()["request_id"]
+    assert deserializable(second.json(), voucherify_schema.ERROR) == []
+    assert Customer.objects.count() == 1
+
+
+def test_null_leaves_a_field_unchanged_and_an_empty_string_clears_it(voucherify):
+    created = voucherify.post(CUSTOMERS, CREATE, format="json").json()
+    # What Voucherify's Python client sends for an update built with from_dict({"name": …}).
+    sent = {
+        "name": "Robert Smith",
+        "description": None,
+        "email": None,
+        "phone": None,
+        "birthday": None,
+        "birthdate": None,
+        "address": {"city": None, "line_1": "1 New St."},
+        "metadata": None,
+    }
+
+    updated = voucherify.put(f"{CUSTOMERS}/{created['id']}", sent, format="json").json()
+    cleared = voucherify.put(
+        f"{CUSTOMERS}/{created['id']}", {"description": "", "address": None}, format="json"
+    ).json()
+
+    assert updated["name"] == "Robert Smith"
+    kept = ("description", "email", "phone", "birthdate", "metadata")
+    assert {k: updated[k] for k in kept} == {k: created[k] for k in kept}
+    assert updated["address"] == {**created["address"], "line_1": "1 New St."}
+    assert "description" not in cleared
+    assert cleared["address"] is None  # the one property Voucherify documents as nullable
+
+
+def test_a_phone_with_letters_is_400_naming_the_field(voucherify):
+    response = voucherify.post(CUSTOMERS, {**CREATE, "phone": "98765abcde"}, format="json")
+
+    assert response.status_code == 400
+    assert (response.json()["key"], response.json()["details"][:6]) == ("phone_invalid", "phone:")
+    assert not Customer.objects.exists()
+
+
+def test_a_customer_created_at_the_native_api_is_read_and_updated_here(voucherify, api, org):
+    store = StoreFactory(organization=org, code="north.till")
+    created = api.post(
+        "/api/v1/customers/",
+        {
+            "first_name": "Nia",
+            "email": "nia@example.com",
+            "external_id": "crm-55",
+            "store": store.code,
+            "source_accounts": [
+                {"source": "INSTORE", "identifiers": [{"type": "cardnumber", "value": "C-1"}]}
+            ],
+        },
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    public_id = created.json()["customer"]["id"]
+
+    by_id = voucherify.get(f"{CUSTOMERS}/{public_id}")
+    by_source_id = voucherify.get(f"{CUSTOMERS}/crm-55")
+    listed = voucherify.get(CUSTOMERS, {"email": "nia@example.com"}).json()
+    updated = voucherify.put(f"{CUSTOMERS}/crm-55", {"name": "Nia Okafor"}, format="json")
+    upserted = voucherify.post(
+        CUSTOMERS, {"source_id": "crm-55", "description": "VIP"}, format="json"
+    )
+
+    assert by_id.status_code == by_source_id.status_code == 200
+    assert by_id.json()["email"] == "nia@example.com"
+    assert [c["id"] for c in listed["customers"]] == [public_id]
+    assert (updated.status_code, updated.json()["name"]) == (200, "Nia Okafor")
+    assert (upserted.json()["id"], upserted.json()["description"]) == (public_id, "VIP")
+    customer = Customer.objects.get()
+    assert customer.registered_store == store
+
+
+def test_a_source_id_with_a_plus_names_its_customer_in_the_path(voucherify, org):
+    customer = CustomerFactory(organization=org, external_id="ana+1@example.com")
+
+    response = voucherify.get(f"{CUSTOMERS}/ana+1@example.com")
+
+    assert response.json()["id"] == customer.public_id
