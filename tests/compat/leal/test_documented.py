@@ -11,17 +11,11 @@ from rest_framework.test import APIClient
 
 from customers.models import Customer
 from tests.compat.fixtures import load
-from tests.crm.factories import StoreFactory
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import CustomerCardFactory, RewardFactory, StampCardFactory
 
 PATH_PARAMETERS = {"account_id", "id"}
 UNKNOWN_ID = 987654321
-
-
-@pytest.fixture
-def store(org):
-    return StoreFactory(organization=org, code="main.till")
 
 
 @pytest.fixture

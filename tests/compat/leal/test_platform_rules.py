@@ -11,11 +11,6 @@ from tests.loyalty.factories import CustomerCardFactory, RewardFactory, StampCar
 
 
 @pytest.fixture
-def store(org):
-    return StoreFactory(organization=org, code="main.till")
-
-
-@pytest.fixture
 def other_store(org):
     return StoreFactory(organization=org, code="second.till")
 

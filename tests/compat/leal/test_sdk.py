@@ -21,9 +21,8 @@ from leal.errors.unprocessable_entity_error import UnprocessableEntityError
 
 from customers.models import Customer
 from loyalty.models import StampTransaction
-from tests.crm.factories import StoreFactory
 from tests.customers.factories import CustomerFactory
-from tests.loyalty.factories import CustomerCardFactory, RewardFactory, StampCardFactory
+from tests.loyalty.factories import CustomerCardFactory
 
 BASE_URL = "http://testserver/compat/leal"
 
@@ -97,19 +96,6 @@ def sdk(api_key):
         max_retries=0,
         httpx_client=httpx.Client(transport=DjangoClientTransport()),
     )
-
-
-@pytest.fixture
-def store(org):
-    return StoreFactory(organization=org, code="main.till")
-
-
-@pytest.fixture
-def card(org, store):
-    card = StampCardFactory(organization=org, store=store, name="Coffee", initial_stamps=2)
-    RewardFactory(stamp_card=card, name="Free coffee", stamp_cost=5)
-    RewardFactory(stamp_card=card, name="Free cake", stamp_cost=8)
-    return card
 
 
 @pytest.fixture

@@ -12,19 +12,6 @@ from tests.loyalty.factories import CustomerCardFactory, RewardFactory, StampCar
 
 
 @pytest.fixture
-def store(org):
-    return StoreFactory(organization=org, code="main.till")
-
-
-@pytest.fixture
-def card(org, store):
-    card = StampCardFactory(organization=org, store=store, name="Coffee", initial_stamps=2)
-    RewardFactory(stamp_card=card, name="Free coffee", stamp_cost=5)
-    RewardFactory(stamp_card=card, name="Free cake", stamp_cost=8)
-    return card
-
-
-@pytest.fixture
 def leal(api):
     return api  # Authorization: Bearer <key>
 
