@@ -54,6 +54,8 @@ class ErrorCode(StrEnum):
     TIER_TAKEN = "tier_taken"
     IN_USE = "in_use"
     CUSTOMER_CLOSED = "customer_closed"
+    EARNING_BLOCKED = "earning_blocked"
+    SPENDING_BLOCKED = "spending_blocked"
 
 
 class DomainError(Exception):

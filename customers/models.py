@@ -38,6 +38,10 @@ class StatusLabel(models.Model):
     is_default = models.BooleanField(
         default=False, help_text="Given to new customers registered without a status label."
     )
+    may_earn = models.BooleanField(default=True, help_text="Its customers earn points and stamps.")
+    may_spend = models.BooleanField(
+        default=True, help_text="Its customers spend points, stamps, coupons."
+    )
 
     class Meta:
         ordering = ["organization", "name"]

@@ -37,6 +37,9 @@ CONFLICTS = {
     ErrorCode.EXTENDED_FIELD_TAKEN,
     # Merged or erased: the customer is still there (reads answer), but no longer changes.
     ErrorCode.CUSTOMER_CLOSED,
+    # The customer's status label (or status) stops them earning or spending for now.
+    ErrorCode.EARNING_BLOCKED,
+    ErrorCode.SPENDING_BLOCKED,
 }
 REFUSED_BY_RULE = {
     ErrorCode.INACTIVE,

@@ -16,7 +16,7 @@ from customers.services.status_labels import (
 class StatusLabelForm(ServiceForm):
     class Meta:
         model = StatusLabel
-        fields = ["organization", "name", "status", "is_default"]
+        fields = ["organization", "name", "status", "is_default", "may_earn", "may_spend"]
 
     def check(self):
         label = self.instance if self.instance.pk else None
@@ -33,7 +33,7 @@ class StatusLabelForm(ServiceForm):
 @admin.register(StatusLabel)
 class StatusLabelAdmin(ServiceAdminMixin, TenantScopedAdmin):
     form = StatusLabelForm
-    list_display = ["name", "status", "is_default", "organization"]
+    list_display = ["name", "status", "is_default", "may_earn", "may_spend", "organization"]
     list_filter = ["status", "organization"]
     list_select_related = ["organization"]
     search_fields = ["name"]
@@ -44,6 +44,8 @@ class StatusLabelAdmin(ServiceAdminMixin, TenantScopedAdmin):
             name=data["name"],
             status=data["status"],
             is_default=data["is_default"],
+            may_earn=data["may_earn"],
+            may_spend=data["may_spend"],
             actor=actor,
         )
 
@@ -53,6 +55,8 @@ class StatusLabelAdmin(ServiceAdminMixin, TenantScopedAdmin):
             name=data["name"],
             status=data["status"],
             is_default=data["is_default"],
+            may_earn=data["may_earn"],
+            may_spend=data["may_spend"],
             actor=actor,
         )
 

@@ -26,7 +26,12 @@ from customers.inputs import (
 )
 from customers.models import Customer
 from customers.services.extended_fields import EXTENDED_FIELD_NAME_RULE, FIELD_NAME
-from loyalty.api.serializers import CardSerializer, EnrollmentSerializer, SideEffectSerializer
+from loyalty.api.serializers import (
+    CardSerializer,
+    EnrollmentSerializer,
+    SideEffectSerializer,
+    WarningSerializer,
+)
 from loyalty.services.points import MAX_POINTS
 
 # --- input -------------------------------------------------------------------------------------
@@ -312,11 +317,6 @@ class CustomerSerializer(CustomerSummarySerializer):
             "enrollments": EnrollmentSerializer(many=True),
             "cards": CardSerializer(many=True),
         }
-
-
-class WarningSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
 
 
 class CustomerResultSerializer(serializers.Serializer):

@@ -39,6 +39,10 @@ class Action:
     label: str
 
 
+def warning_messages(warnings) -> list[str]:
+    return [warning.message for warning in warnings]
+
+
 def _stamps(customer, form, actor):
     data = form.cleaned_data
     result = stamps_add(
@@ -76,10 +80,10 @@ def _points(customer, form, actor):
 
 def _enrol(customer, form, actor):
     data = form.cleaned_data
-    enrollment_create(
+    result = enrollment_create(
         organization=customer.organization, customer=customer, program=data["program"], actor=actor
     )
-    return f"Enrolled in {data['program'].name}."
+    return " ".join([f"Enrolled in {data['program'].name}.", *warning_messages(result.warnings)])
 
 
 def _card(customer, form, actor):
@@ -90,7 +94,8 @@ def _card(customer, form, actor):
         stamp_card=data["stamp_card"],
         actor=actor,
     )
-    return f"Issued {data['stamp_card'].name} card {result.card.code}."
+    issued = f"Issued {data['stamp_card'].name} card {result.card.code}."
+    return " ".join([issued, *warning_messages(result.warnings)])
 
 
 def _coupon(customer, form, actor):

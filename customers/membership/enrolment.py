@@ -115,6 +115,7 @@ def enrol_all(
         except DomainError as error:
             raise error.at(f"enrollments[{i}]") from None
         result.side_effects.extend(outcome.side_effects)
+        result.warnings.extend(outcome.warnings)
     carded = set(customer.cards.values_list("stamp_card_id", flat=True)) if skip_existing else set()
     for i, card_id in enumerate(data.stamp_card_ids):
         if skip_existing and card_id in carded:
@@ -129,6 +130,7 @@ def enrol_all(
         except DomainError as error:
             raise error.at(f"stamp_card_ids[{i}]") from None
         result.side_effects.extend(outcome.side_effects)
+        result.warnings.extend(outcome.warnings)
 
 
 def enrolments_check(

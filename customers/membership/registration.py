@@ -97,11 +97,11 @@ def _register(
         customer, data, programs, stamp_cards, actor, result, skip_existing=not result.created
     )
     if result.created and referrer is not None:
-        result.side_effects.extend(
-            referral_reward(
-                organization=organization, referee=customer, referrer=referrer, actor=actor
-            )
+        referral = referral_reward(
+            organization=organization, referee=customer, referrer=referrer, actor=actor
         )
+        result.side_effects.extend(referral.side_effects)
+        result.warnings.extend(referral.warnings)
     return result
 
 

@@ -1,4 +1,10 @@
-"""Customer status labels: an organization's names for statuses, one of them the default."""
+"""Customer status labels: an organization's names for statuses, one of them the default, and
+whether their customers may earn and spend.
+
+A customer with a label may earn and spend as the label says; one without follows its status:
+suspended and fraud statuses may neither, the others may both. Loyalty asks `may_earn` and
+`may_spend` before every award and every spending.
+"""
 
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
@@ -8,10 +14,40 @@ from crm.actors import SYSTEM, Actor
 from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
 from customers.choices import CustomerStatus
-from customers.models import StatusLabel
+from customers.models import Customer, StatusLabel
 from customers.normalization import clean_text, require_choice
 
-STATUS_LABEL_FIELDS = ("name", "status", "is_default")
+STATUS_LABEL_FIELDS = ("name", "status", "is_default", "may_earn", "may_spend")
+BLOCKED_STATUSES = frozenset(
+    {CustomerStatus.SUSPENDED, CustomerStatus.FRAUD_SUSPECTED, CustomerStatus.FRAUD_CONFIRMED}
+)
+
+
+def status_may_trade(status: str) -> bool:
+    """Whether customers of `status` earn and spend when nothing else says: a label's default."""
+    return status not in BLOCKED_STATUSES
+
+
+def may_earn(customer: Customer) -> bool:
+    """Whether the customer may earn points and stamps (awards, welcome and referral points,
+    purchases). Reads the customer's label: the one loaded with it, or by one query."""
+    if customer.status_label_id is None:
+        return status_may_trade(customer.status)
+    return customer.status_label.may_earn
+
+
+def may_spend(customer: Customer) -> bool:
+    """Whether the customer may spend points, redeem rewards and redeem coupons."""
+    if customer.status_label_id is None:
+        return status_may_trade(customer.status)
+    return customer.status_label.may_spend
+
+
+def blocked_by(customer: Customer) -> str:
+    """What blocks the customer, for an error message: its label, or its status."""
+    if customer.status_label_id is None:
+        return f"status {customer.get_status_display()!r}"
+    return f"status label {customer.status_label.name!r}"
 
 
 def status_label_validate(
@@ -54,15 +90,24 @@ def status_label_create(
     name: str,
     status: str,
     is_default: bool = False,
+    may_earn: bool | None = None,
+    may_spend: bool | None = None,
     actor: Actor = SYSTEM,
 ) -> StatusLabel:
+    """A label whose customers may earn and spend as given, or by its status if not given."""
     name = status_label_validate(
         organization=organization, name=name, status=status, is_default=is_default
     )
+    by_status = status_may_trade(status)
     try:
         with transaction.atomic():
             label = StatusLabel.objects.create(
-                organization=organization, name=name, status=status, is_default=is_default
+                organization=organization,
+                name=name,
+                status=status,
+                is_default=is_default,
+                may_earn=by_status if may_earn is None else may_earn,
+                may_spend=by_status if may_spend is None else may_spend,
             )
             config_audit.record_created(label, STATUS_LABEL_FIELDS, actor=actor)
     except IntegrityError:
@@ -75,9 +120,17 @@ def status_label_create(
 
 
 def status_label_update(
-    *, label: StatusLabel, name: str, status: str, is_default: bool, actor: Actor = SYSTEM
+    *,
+    label: StatusLabel,
+    name: str,
+    status: str,
+    is_default: bool,
+    may_earn: bool | None = None,
+    may_spend: bool | None = None,
+    actor: Actor = SYSTEM,
 ) -> StatusLabel:
-    """Customers with the label take its new status from their next change on."""
+    """Customers with the label take its new status from their next change on, and may earn and
+    spend as it says at once. Flags not given follow the new status."""
     name = status_label_validate(
         organization=label.organization,
         name=name,
@@ -86,7 +139,10 @@ def status_label_update(
         label=label,
     )
     before = config_audit.values_of(label, STATUS_LABEL_FIELDS)
+    by_status = status_may_trade(status)
     label.name, label.status, label.is_default = name, status, is_default
+    label.may_earn = by_status if may_earn is None else may_earn
+    label.may_spend = by_status if may_spend is None else may_spend
     with transaction.atomic():
         return config_audit.save_changed(label, before, actor=actor)
 

@@ -16,6 +16,13 @@ from loyalty.services.stamps import MAX_STAMPS_PER_CALL
 # --- output ------------------------------------------------------------------------------------
 
 
+class WarningSerializer(serializers.Serializer):
+    """Something an operation did not do, or did otherwise than asked, though it succeeded."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
 class SideEffectSerializer(serializers.Serializer):
     """What an operation did besides its main write; `type` says which fields are present."""
 
@@ -145,6 +152,10 @@ class PointsResultSerializer(serializers.Serializer):
 class CardResultSerializer(serializers.Serializer):
     card = CardSerializer()
     side_effects = SideEffectSerializer(many=True)
+
+
+class CardIssuedSerializer(CardResultSerializer):
+    warnings = WarningSerializer(many=True)
 
 
 class DeliverySerializer(serializers.Serializer):

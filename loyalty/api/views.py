@@ -29,6 +29,7 @@ from loyalty.services import card_links, coupons, points, stamps
 
 from .serializers import (
     CardEnrollInputSerializer,
+    CardIssuedSerializer,
     CardResultSerializer,
     CardSerializer,
     CouponIssueInputSerializer,
@@ -116,7 +117,7 @@ class CustomerCardViewSet(mixins.ListModelMixin, CustomerChildViewSet):
     def organization_queryset(self):
         return selectors.cards_with_rewards().filter(customer=self.customer())
 
-    @extend_schema(request=CardEnrollInputSerializer, responses={201: CardResultSerializer})
+    @extend_schema(request=CardEnrollInputSerializer, responses={201: CardIssuedSerializer})
     def create(self, request, customer_id):
         customer = self.customer()
         serializer = CardEnrollInputSerializer(data=request.data)
@@ -133,8 +134,8 @@ class CustomerCardViewSet(mixins.ListModelMixin, CustomerChildViewSet):
             actor=self.actor,
         )
         card = selectors.card_get(organization=self.organization, code=result.card.code)
-        body = {"card": card, "side_effects": result.side_effects}
-        return Response(CardResultSerializer(body).data, status=status.HTTP_201_CREATED)
+        body = {"card": card, "side_effects": result.side_effects, "warnings": result.warnings}
+        return Response(CardIssuedSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
 class CardViewSet(mixins.RetrieveModelMixin, OrganizationViewSet):

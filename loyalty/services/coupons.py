@@ -15,7 +15,7 @@ from customers.models import Customer
 
 from ..models import Coupon, CouponSeries
 from ..side_effects import CouponIssued, SideEffect
-from .common import require_tenant
+from .common import refuse_spending_blocked, require_tenant
 
 
 @dataclass
@@ -82,7 +82,8 @@ def coupon_issue(
 
 @transaction.atomic
 def coupon_redeem(*, organization: Organization, code: str, actor: Actor) -> Coupon:
-    """Mark the coupon used; an unknown, expired or already used coupon is refused."""
+    """Mark the coupon used; an unknown, expired or already used coupon is refused, and so is
+    the coupon of a customer whose status label blocks spending."""
     coupon = (
         Coupon.objects.select_for_update()
         .filter(organization=organization, code=str(code).strip().upper())
@@ -91,6 +92,7 @@ def coupon_redeem(*, organization: Organization, code: str, actor: Actor) -> Cou
     if coupon is None:
         raise DomainError(ErrorCode.COUPON_UNKNOWN, f"No coupon {code!r}.", field="code")
     customer_refuse_closed(coupon.customer)
+    refuse_spending_blocked(coupon.customer)
     now = timezone.now()
     if coupon.redeemed_at is not None:
         raise DomainError(

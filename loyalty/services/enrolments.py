@@ -16,13 +16,15 @@ from crm.models import Organization
 from customers import audit
 from customers.closure import customer_refuse_closed
 from customers.models import Customer
+from customers.services.registration import ServiceWarning
+from customers.services.status_labels import may_earn
 
 from ..choices import TierChangeReason
 from ..models import Enrollment, Program, Tier
 from ..side_effects import SideEffect
 from .common import lock_enrollment, require_tenant
 from .coupons import coupon_issue
-from .points import points_award
+from .points import earning_skipped, points_award
 from .tier_changes import change_tier, find_tier
 
 
@@ -30,6 +32,7 @@ from .tier_changes import change_tier, find_tier
 class EnrollmentResult:
     enrollment: Enrollment
     side_effects: list[SideEffect] = field(default_factory=list)
+    warnings: list[ServiceWarning] = field(default_factory=list)
 
 
 def enrollment_validate(
@@ -71,7 +74,9 @@ def enrollment_create(
     actor: Actor,
 ) -> EnrollmentResult:
     """Enrol a customer at a tier (the lowest by default), with opening points, and give the
-    programme's welcome points and coupon."""
+    programme's welcome points and coupon. A customer whose status label blocks earning is
+    enrolled without the points, with a warning (the coupon is issued: redeeming it is what
+    the label refuses)."""
     customer_refuse_closed(customer)
     tier = enrollment_validate(
         organization=organization, customer=customer, program=program, tier_number=tier_number
@@ -92,8 +97,11 @@ def enrollment_create(
     change_tier(enrollment, tier, tier_expires_at, TierChangeReason.ENROLMENT, actor)
     awards = [(points, "Points at enrolment", points_expire_at)]
     awards.append((program.welcome_points, "Welcome points", None))
+    earns = may_earn(customer)
     for amount, reason, expires_at in awards:
-        if amount:
+        if amount and not earns:
+            result.warnings.append(earning_skipped(customer, reason))
+        elif amount:
             award = points_award(
                 organization=organization,
                 enrollment=enrollment,

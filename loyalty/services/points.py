@@ -18,11 +18,13 @@ from crm.models import Organization
 from customers import audit
 from customers.closure import customer_is_closed, customer_refuse_closed
 from customers.models import Customer
+from customers.services.registration import ServiceWarning
+from customers.services.status_labels import blocked_by, may_earn
 
 from ..choices import PointsKind
 from ..models import Enrollment, PointsLot, PointsTransaction
 from ..side_effects import PointsAwarded, SideEffect
-from .common import lock_enrollment
+from .common import lock_enrollment, refuse_earning_blocked, refuse_spending_blocked
 from .tier_changes import promote
 
 MAX_POINTS = 10**12  # per call: far beyond any real award, well inside a 64-bit balance
@@ -107,9 +109,11 @@ def points_award(
     expires_at: dt.datetime | None = None,
     actor: Actor,
 ) -> PointsResult:
-    """Award points as a new lot (expiring at `expires_at`, if given); a reference pays once."""
+    """Award points as a new lot (expiring at `expires_at`, if given); a reference pays once.
+    Refused to a customer whose status label blocks earning."""
     locked = lock_enrollment(organization, enrollment)
     customer_refuse_closed(locked.customer)
+    refuse_earning_blocked(locked.customer)
     _check_amount(points, reference, locked)
     row = append_points(
         locked,
@@ -151,9 +155,11 @@ def points_deduct(
     reference: str | None = None,
     actor: Actor,
 ) -> PointsResult:
-    """Spend points from the lots that expire first; never more than the unexpired balance."""
+    """Spend points from the lots that expire first; never more than the unexpired balance.
+    Refused to a customer whose status label blocks spending."""
     locked = lock_enrollment(organization, enrollment)
     customer_refuse_closed(locked.customer)
+    refuse_spending_blocked(locked.customer)
     _check_amount(points, reference, locked)
     _expire_due_lots(locked, timezone.now(), actor)
     if locked.points_balance < points:
@@ -208,22 +214,43 @@ def points_expire_due(
     return total
 
 
+def earning_skipped(customer: Customer, what: str) -> ServiceWarning:
+    """The warning of points or stamps not given because the customer may not earn."""
+    return ServiceWarning(
+        ErrorCode.EARNING_BLOCKED,
+        f"{what} not given to {customer.public_id}: their {blocked_by(customer)} blocks earning.",
+    )
+
+
+@dataclass
+class ReferralResult:
+    side_effects: list[SideEffect] = field(default_factory=list)
+    warnings: list[ServiceWarning] = field(default_factory=list)
+
+
 def referral_reward(
     *, organization: Organization, referee: Customer, referrer: Customer, actor: Actor
-) -> list[SideEffect]:
+) -> ReferralResult:
     """Give the referral points of each programme the new member joined, to both sides.
 
     The referrer is rewarded in the programmes they are enrolled in too. Each award's reference
-    names the referee, so the same referral is never paid twice.
+    names the referee, so the same referral is never paid twice. A side whose status label
+    blocks earning gets nothing: the referee with a warning; the referrer without one, since the
+    registration's caller is not told about another customer's label.
     """
-    side_effects: list[SideEffect] = []
+    result = ReferralResult()
+    side_effects = result.side_effects
     reference = f"referral:{referee.public_id}"
+    referee_earns = may_earn(referee)
+    if not referee_earns:
+        result.warnings.append(earning_skipped(referee, "Referral points"))
     # An erased referrer is rewarded no more (a merged one's code finds the survivor).
-    rewarded = [] if customer_is_closed(referrer) else referrer.enrollments.all()
+    closed_or_blocked = customer_is_closed(referrer) or not may_earn(referrer)
+    rewarded = [] if closed_or_blocked else referrer.enrollments.all()
     referrer_enrollments = {e.program_id: e for e in rewarded}
     for enrollment in referee.enrollments.select_related("program"):
         program = enrollment.program
-        beneficiaries = [(enrollment, program.referee_points)]
+        beneficiaries = [(enrollment, program.referee_points)] if referee_earns else []
         if program.pk in referrer_enrollments:
             beneficiaries.append((referrer_enrollments[program.pk], program.referrer_points))
         for beneficiary, amount in beneficiaries:
@@ -237,4 +264,4 @@ def referral_reward(
                     actor=actor,
                 )
                 side_effects.extend(award.side_effects)
-    return side_effects
+    return result

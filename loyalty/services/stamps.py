@@ -16,11 +16,14 @@ from crm.models import Organization
 from customers import audit
 from customers.closure import customer_refuse_closed
 from customers.models import Customer
+from customers.services.registration import ServiceWarning
+from customers.services.status_labels import may_earn
 
 from ..choices import CardStatus, StampKind
 from ..models import CustomerCard, Reward, StampCard, StampTransaction
 from ..side_effects import RewardEarned, SideEffect, StampsAdded
-from .common import require_tenant
+from .common import refuse_earning_blocked, refuse_spending_blocked, require_tenant
+from .points import earning_skipped
 
 MAX_STAMPS_PER_CALL = 100
 
@@ -29,6 +32,7 @@ MAX_STAMPS_PER_CALL = 100
 class CardResult:
     card: CustomerCard
     side_effects: list[SideEffect] = field(default_factory=list)
+    warnings: list[ServiceWarning] = field(default_factory=list)
 
 
 @dataclass
@@ -42,7 +46,8 @@ class StampsResult:
 def card_enroll(
     *, organization: Organization, customer: Customer, stamp_card: StampCard, actor: Actor
 ) -> CardResult:
-    """Issue the customer a card with a fresh code, and give the template's welcome stamps."""
+    """Issue the customer a card with a fresh code, and give the template's welcome stamps
+    (not to a customer whose status label blocks earning: a warning says so)."""
     require_tenant(customer.organization_id, organization, "customer")
     require_tenant(stamp_card.organization_id, organization, "stamp_card")
     customer_refuse_closed(customer)
@@ -75,7 +80,9 @@ def card_enroll(
         actor=actor,
     )
     result = CardResult(card)
-    if stamp_card.initial_stamps:
+    if stamp_card.initial_stamps and not may_earn(customer):
+        result.warnings.append(earning_skipped(customer, "Welcome stamps"))
+    elif stamp_card.initial_stamps:
         welcome = append_stamps(
             card, stamps=stamp_card.initial_stamps, actor=actor, reason="Welcome stamps"
         )
@@ -164,6 +171,7 @@ def stamps_add(
         )
     locked = _lock_card(organization, card)
     customer_refuse_closed(card.customer)
+    refuse_earning_blocked(card.customer)
     card.stamps = locked.stamps
     return append_stamps(card, stamps=stamps, actor=actor, reason=reason)
 
@@ -174,6 +182,7 @@ def reward_redeem(
 ) -> StampsResult:
     locked = _lock_card(organization, card)
     customer_refuse_closed(card.customer)
+    refuse_spending_blocked(card.customer)
     if reward.stamp_card_id != locked.stamp_card_id:
         raise DomainError(
             ErrorCode.REWARD_UNKNOWN, "The reward is not one of this card's.", field="reward"
