@@ -17,7 +17,12 @@ from customers.models import AuditEvent, Customer, ExtendedFieldDefinition
 from loyalty.models import PointsTransaction
 from loyalty.services.points import points_award
 from tests.crm.factories import StaffFactory
-from tests.customers.factories import ChannelFactory, CustomerFactory, IdentifierFactory
+from tests.customers.factories import (
+    ChannelFactory,
+    CustomerFactory,
+    IdentifierFactory,
+    StatusLabelFactory,
+)
 from tests.loyalty.factories import (
     CustomerCardFactory,
     EnrollmentFactory,
@@ -280,3 +285,32 @@ def test_the_history_of_a_merged_away_customer_leads_to_the_survivors(supervisor
     response = supervisor.get(history(merged))
     assert response.status_code == 302
     assert response["Location"] == history(survivor)
+
+
+def test_a_blocked_customer_is_neither_awarded_points_nor_redeems_in_the_console(supervisor, org):
+    label = StatusLabelFactory(
+        organization=org,
+        name="fraud",
+        status=CustomerStatus.FRAUD_CONFIRMED,
+        may_earn=False,
+        may_spend=False,
+    )
+    customer = CustomerFactory(organization=org, status=label.status, status_label=label)
+    enrollment = EnrollmentFactory(customer=customer)
+    response = supervisor.post(
+        action(customer, "points"),
+        {"enrollment": enrollment.pk, "direction": "award", "points": 10, "reason": "Goodwill"},
+    )
+    assert said(response) == (
+        f"Award or deduct points: customer: Customer {customer.public_id} may not earn: "
+        "their status label 'fraud' blocks it."
+    )
+    assert not PointsTransaction.objects.exists()
+    card = CustomerCardFactory(customer=customer, stamps=5)
+    coffee = RewardFactory(stamp_card=card.stamp_card, stamp_cost=5)
+    response = supervisor.post(action(customer, "redeem"), {"card": card.pk, "reward": coffee.pk})
+    assert said(response).endswith(
+        f"Customer {customer.public_id} may not spend: their status label 'fraud' blocks it."
+    )
+    card.refresh_from_db()
+    assert card.stamps == 5

@@ -3,11 +3,12 @@ from django.core import mail
 from rest_framework.test import APIClient
 
 from crm.services import api_key_create
+from customers.choices import CustomerStatus
 from customers.models import Customer
 from loyalty.links import apple_wallet_url, google_wallet_url
 from loyalty.models import CardLinkDelivery, CustomerCard, StampTransaction
 from tests.crm.factories import StoreFactory
-from tests.customers.factories import CustomerFactory
+from tests.customers.factories import CustomerFactory, StatusLabelFactory
 from tests.loyalty.factories import CustomerCardFactory, RewardFactory, StampCardFactory
 
 
@@ -349,3 +350,30 @@ def test_a_customer_of_another_store_is_reached_by_id(leal, store, org):
     elsewhere = customer_at(StoreFactory(organization=org))
 
     assert leal.get(f"{base(store)}/customers/{elsewhere.pk}").status_code == 200
+
+
+def test_a_blocked_customer_neither_redeems_nor_is_stamped(leal, store, card):
+    label = StatusLabelFactory(
+        organization=store.organization,
+        name="fraud",
+        status=CustomerStatus.FRAUD_CONFIRMED,
+        may_earn=False,
+        may_spend=False,
+    )
+    holder = CustomerCardFactory(
+        customer=customer_at(store, status=label.status, status_label=label),
+        stamp_card=card,
+        stamps=7,
+    )
+    coffee = card.rewards.get(name="Free coffee")
+
+    redeemed = leal.post(f"{card_url(store, holder)}/redeem", {"reward_id": coffee.pk})
+    stamped = leal.post(f"{card_url(store, holder)}/stamp", {"stamps": 1}, format="json")
+
+    assert redeemed.status_code == 422
+    assert "may not spend" in redeemed.json()["errors"]["customer"][0]
+    assert stamped.status_code == 422
+    assert "may not earn" in stamped.json()["errors"]["customer"][0]
+    holder.refresh_from_db()
+    assert holder.stamps == 7
+    assert not StampTransaction.objects.filter(card=holder).exists()
