@@ -78,6 +78,15 @@ ROUTE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "PATCH": ("customers.change_extendedfielddefinition",),
         "DELETE": ("customers.delete_extendedfielddefinition",),
     },
+    "status-label-list": {
+        "GET": ("customers.view_statuslabel",),
+        "POST": ("customers.add_statuslabel",),
+    },
+    "status-label-detail": {
+        "GET": ("customers.view_statuslabel",),
+        "PATCH": ("customers.change_statuslabel",),
+        "DELETE": ("customers.delete_statuslabel",),
+    },
 }
 
 

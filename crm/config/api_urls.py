@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 
 from crm.api.fields import IdConverter
 from crm.api.views import StoreViewSet
+from customers.api.status_labels import StatusLabelViewSet
 from customers.api.views import (
     ChannelViewSet,
     CustomerViewSet,
@@ -30,6 +31,7 @@ router.register("stores", StoreViewSet, basename="store")
 router.register("programs", ProgramViewSet, basename="program")
 router.register("stamp-cards", StampCardViewSet, basename="stamp-card")
 router.register("extended-fields", ExtendedFieldViewSet, basename="extended-field")
+router.register("status-labels", StatusLabelViewSet, basename="status-label")
 router.register("coupons", CouponViewSet, basename="coupon")
 router.register("cards", CardViewSet, basename="card")
 

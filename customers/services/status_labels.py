@@ -130,7 +130,7 @@ def status_label_update(
     actor: Actor = SYSTEM,
 ) -> StatusLabel:
     """Customers with the label take its new status from their next change on, and may earn and
-    spend as it says at once. Flags not given follow the new status."""
+    spend as it says at once. A flag not given stays, or follows the status if that changes."""
     name = status_label_validate(
         organization=label.organization,
         name=name,
@@ -139,10 +139,13 @@ def status_label_update(
         label=label,
     )
     before = config_audit.values_of(label, STATUS_LABEL_FIELDS)
-    by_status = status_may_trade(status)
+    if status != label.status:
+        by_status = status_may_trade(status)
+        may_earn = by_status if may_earn is None else may_earn
+        may_spend = by_status if may_spend is None else may_spend
     label.name, label.status, label.is_default = name, status, is_default
-    label.may_earn = by_status if may_earn is None else may_earn
-    label.may_spend = by_status if may_spend is None else may_spend
+    label.may_earn = label.may_earn if may_earn is None else may_earn
+    label.may_spend = label.may_spend if may_spend is None else may_spend
     with transaction.atomic():
         return config_audit.save_changed(label, before, actor=actor)
 

@@ -16,7 +16,12 @@ from loyalty.models import CouponSeries
 from loyalty.services.coupons import coupon_issue
 from loyalty.services.stamps import stamps_add
 from tests.crm.factories import StaffFactory, StoreFactory
-from tests.customers.factories import ChannelFactory, CustomerFactory, IdentifierFactory
+from tests.customers.factories import (
+    ChannelFactory,
+    CustomerFactory,
+    IdentifierFactory,
+    StatusLabelFactory,
+)
 from tests.loyalty.factories import (
     CustomerCardFactory,
     EnrollmentFactory,
@@ -56,6 +61,9 @@ ALLOWED = {
     ("extended-field-list", "post"): CONFIGURATION,
     ("extended-field-detail", "patch"): CONFIGURATION,
     ("extended-field-detail", "delete"): CONFIGURATION,
+    ("status-label-list", "post"): CONFIGURATION,
+    ("status-label-detail", "patch"): CONFIGURATION,
+    ("status-label-detail", "delete"): CONFIGURATION,
 }
 
 
@@ -118,6 +126,7 @@ def world(org):
         "field": ExtendedFieldDefinition.objects.create(
             organization=org, name="colour", data_type="enum", allowed_values=["red"]
         ),
+        "status_label": StatusLabelFactory(organization=org, name="vip"),
     }
 
 
@@ -186,6 +195,18 @@ def request_for(name: str, method: str, world: dict) -> tuple[str, dict]:
             {"allowed_values": ["red", "blue"]},
         ),
         ("extended-field-detail", "delete"): (f"/api/v1/extended-fields/{world['field'].pk}/", {}),
+        ("status-label-list", "post"): (
+            "/api/v1/status-labels/",
+            {"name": "fraud", "status": "fraud_confirmed"},
+        ),
+        ("status-label-detail", "patch"): (
+            f"/api/v1/status-labels/{world['status_label'].pk}/",
+            {"may_spend": False},
+        ),
+        ("status-label-detail", "delete"): (
+            f"/api/v1/status-labels/{world['status_label'].pk}/",
+            {},
+        ),
     }[(name, method)]
 
 
@@ -260,6 +281,8 @@ def read_url(name: str, world: dict) -> str:
         "stamp-card-detail": f"/api/v1/stamp-cards/{world['card'].stamp_card_id}/",
         "extended-field-list": "/api/v1/extended-fields/",
         "extended-field-detail": f"/api/v1/extended-fields/{world['field'].pk}/",
+        "status-label-list": "/api/v1/status-labels/",
+        "status-label-detail": f"/api/v1/status-labels/{world['status_label'].pk}/",
     }[name]
 
 

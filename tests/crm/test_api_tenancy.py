@@ -13,7 +13,12 @@ from loyalty.services.coupons import coupon_issue
 from loyalty.services.points import points_award
 from loyalty.services.stamps import stamps_add
 from tests.crm.factories import StoreFactory
-from tests.customers.factories import ChannelFactory, CustomerFactory, IdentifierFactory
+from tests.customers.factories import (
+    ChannelFactory,
+    CustomerFactory,
+    IdentifierFactory,
+    StatusLabelFactory,
+)
 from tests.loyalty.factories import (
     CustomerCardFactory,
     EnrollmentFactory,
@@ -54,6 +59,7 @@ def organization_data(org, mark):
     field = ExtendedFieldDefinition.objects.create(
         organization=org, name=f"{mark}_field", data_type="string"
     )
+    status_label = StatusLabelFactory(organization=org, name=f"{mark}-label")
     series = CouponSeries.objects.create(organization=org, description=mark)
     coupon = coupon_issue(organization=org, series=series, customer=customer, actor=SYSTEM).coupon
     return {
@@ -65,6 +71,7 @@ def organization_data(org, mark):
         "reward": reward,
         "store": store,
         "field": field,
+        "status_label": status_label,
         "coupon": coupon,
     }
 
@@ -78,6 +85,7 @@ def path_values(path: str, data: dict) -> dict:
         "programs": data["program"].pk,
         "stamp-cards": data["card"].stamp_card_id,
         "extended-fields": data["field"].pk,
+        "status-labels": data["status_label"].pk,
     }
     values = {"customer_id": data["customer"].public_id, "code": data["card"].code}
     if first == "coupons":
@@ -220,6 +228,7 @@ def test_other_lists_run_a_fixed_number_of_queries(api, org, django_assert_max_n
         "/api/v1/stores/",
         "/api/v1/coupons/",
         "/api/v1/extended-fields/",
+        "/api/v1/status-labels/",
         f"/api/v1/customers/{customer}/identifiers/",
         f"/api/v1/customers/{customer}/channels/",
         f"/api/v1/customers/{customer}/points/",

@@ -149,7 +149,7 @@ def world(db):
     TierFactory(program=program, number=1)
     stamp_card = StampCardFactory(organization=org, store=store)
     reward = RewardFactory(stamp_card=stamp_card, stamp_cost=1)
-    StatusLabelFactory(organization=org, name="active-1", status="active")
+    status_label = StatusLabelFactory(organization=org, name="active-1", status="active")
     customer = CustomerFactory(organization=org, registered_store=store, external_id="s1")
     identifier = IdentifierFactory(
         source_account__customer=customer, source_account__source="INSTORE"
@@ -182,6 +182,7 @@ def world(db):
         "channel": channel,
         "card": card,
         "field": field,
+        "status_label": status_label,
         "series": series,
         "coupon": coupon,
     }
@@ -194,6 +195,7 @@ def path_values(route: Route, world: dict) -> dict:
         "program-detail": world["program"].pk,
         "stamp-card-detail": world["stamp_card"].pk,
         "extended-field-detail": world["field"].pk,
+        "status-label-detail": world["status_label"].pk,
         "customer-identifier": world["identifier"].pk,
         "customer-channel": world["channel"].pk,
         "coupon-detail": world["coupon"].code,
@@ -427,6 +429,14 @@ BODIES = {
         "allowed_values": ["40", "41"],
     },
     ("extended-field-detail", "patch"): lambda world: {"allowed_values": ["1"]},
+    ("status-label-list", "post"): lambda world: {
+        "name": "fraud",
+        "status": "fraud_confirmed",
+        "is_default": False,
+        "may_earn": False,
+        "may_spend": False,
+    },
+    ("status-label-detail", "patch"): lambda world: {"name": "vip", "may_spend": False},
     ("coupon-list", "post"): lambda world: {
         "series_id": world["series"].pk,
         "customer_id": world["customer"].public_id,

@@ -68,3 +68,31 @@ def test_the_migration_blocks_the_existing_suspended_and_fraud_labels(org):
     flags = dict(StatusLabel.objects.values_list("pk", "may_spend"))
     assert flags == {active.pk: True, suspended.pk: False, fraud.pk: False}
     assert not StatusLabel.objects.get(pk=fraud.pk).may_earn
+
+
+def test_the_api_lists_creates_changes_and_deletes_labels_with_their_flags(api, org, other_org):
+    StatusLabelFactory(organization=other_org, name="theirs")
+    created = api.post(
+        "/api/v1/status-labels/", {"name": "fraud", "status": "fraud_confirmed"}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    label = created.json()
+    assert (label["may_earn"], label["may_spend"]) == (False, False)
+    url = f"/api/v1/status-labels/{label['id']}/"
+    renamed = api.patch(url, {"name": "fraud-1", "may_earn": True}, format="json").json()
+    assert (renamed["name"], renamed["may_earn"], renamed["may_spend"]) == ("fraud-1", True, False)
+    # A change of status alone sets the flags by the new status.
+    active = api.patch(url, {"status": "active"}, format="json").json()
+    assert (active["may_earn"], active["may_spend"]) == (True, True)
+    assert [row["name"] for row in api.get("/api/v1/status-labels/").json()] == ["fraud-1"]
+    change = ConfigurationChange.objects.filter(subject="status label").latest("pk")
+    assert change.changes["may_spend"] == [False, True]
+    assert api.delete(url).status_code == 204
+    assert not StatusLabel.objects.filter(organization=org).exists()
+
+
+def test_another_organizations_label_is_not_found(api, other_org):
+    theirs = StatusLabelFactory(organization=other_org)
+    url = f"/api/v1/status-labels/{theirs.pk}/"
+    assert api.get(url).status_code == 404
+    assert api.patch(url, {"may_spend": False}, format="json").status_code == 404
