@@ -7,6 +7,7 @@ from crm.actors import Actor
 from customers.choices import CustomerStatus
 from customers.inputs import CustomerInput, EnrollmentInput
 from customers.membership.registration import customer_register
+from customers.models import StatusLabel
 from customers.services.status_labels import may_earn, may_spend
 from loyalty.models import Coupon, CouponSeries, PointsTransaction, StampTransaction
 from loyalty.services.points import points_award
@@ -36,13 +37,13 @@ def blocked(org, *, may_earn=False, may_spend=False, **fields):
 
 def funded_enrollment(customer, points=50):
     enrollment = EnrollmentFactory(customer=customer)
-    label = customer.status_label
+    label = StatusLabel.objects.filter(pk=customer.status_label_id)
     # Funded while the label still let them earn: what they hold is what they may not spend.
-    type(label).objects.filter(pk=label.pk).update(may_earn=True)
+    label.update(may_earn=True)
     points_award(
         organization=customer.organization, enrollment=enrollment, points=points, actor=SYSTEM
     )
-    type(label).objects.filter(pk=label.pk).update(may_earn=False)
+    label.update(may_earn=False)
     return enrollment
 
 
