@@ -62,7 +62,13 @@ CASES = {
         "model": StatusLabel,
         "make": lambda org: {"organization": org.pk, "name": "vip", "status": "active"},
         "created": {"name": [None, "vip"], "status": [None, "active"], "is_default": [None, False]},
-        "change": lambda obj: {"name": "vip", "status": "suspended", "is_default": "on"},
+        "change": lambda obj: {
+            "name": "vip",
+            "status": "suspended",
+            "is_default": "on",
+            "may_earn": "on",
+            "may_spend": "on",
+        },
         "changed": {"status": ["active", "suspended"], "is_default": [False, True]},
     },
     "extended field definition": {

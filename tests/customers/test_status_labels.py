@@ -59,6 +59,31 @@ def test_the_admin_edits_the_flags(staff_client, org):
     assert change.changes == {"may_spend": [True, False]}
 
 
+@pytest.mark.parametrize(
+    ("status", "given", "expected"),
+    [
+        ("fraud_confirmed", "", False),
+        ("active", "", True),
+        ("suspended", "true", True),
+        ("active", "false", False),
+    ],
+)
+def test_a_label_added_in_the_admin_follows_its_status_unless_told(
+    staff_client, org, status, given, expected
+):
+    form = {
+        "organization": org.pk,
+        "name": "new",
+        "status": status,
+        "earning": given,
+        "spending": given,
+    }
+    response = staff_client.post(reverse("admin:customers_statuslabel_add"), form)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    label = StatusLabel.objects.get(organization=org, name="new")
+    assert (label.may_earn, label.may_spend) == (expected, expected)
+
+
 def test_the_migration_blocks_the_existing_suspended_and_fraud_labels(org):
     migration = importlib.import_module("customers.migrations.0010_status_label_may_earn_spend")
     active = StatusLabelFactory(organization=org, status=CustomerStatus.ACTIVE)
