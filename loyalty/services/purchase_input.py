@@ -63,16 +63,18 @@ def clean_currency(value: Any) -> str:
 
 def clean_amount(value: Any, currency: str, *, field: str) -> Decimal:
     amount = parse_decimal(value, field=field)
-    decimals = minor_unit_decimals(currency)
-    if amount.as_tuple().exponent < -decimals:
-        raise DomainError(
-            ErrorCode.INVALID, f"{currency} amounts have at most {decimals} decimals.", field=field
-        )
     if not 0 <= amount < MAX_AMOUNT:
         raise DomainError(
             ErrorCode.AMOUNT_INVALID, f"An amount from 0 to under {MAX_AMOUNT}.", field=field
         )
-    return amount
+    decimals = minor_unit_decimals(currency)
+    # By value: 12.50 and 12.5000 are the same amount of euros, 12.505 is not one.
+    in_minor_units = amount.quantize(Decimal(10) ** -decimals)
+    if amount != in_minor_units:
+        raise DomainError(
+            ErrorCode.INVALID, f"{currency} amounts have at most {decimals} decimals.", field=field
+        )
+    return in_minor_units
 
 
 def _text(line: dict, name: str, model_field: str, path: str, *, required: bool) -> str:
@@ -120,7 +122,7 @@ def clean_lines(lines: Any, currency: str) -> list[CleanLine]:
         raise DomainError(
             ErrorCode.INVALID, f"A list of 1 to {MAX_LINES} lines is needed.", field="lines"
         )
-    return [clean_line(line, currency, f"lines.{index}") for index, line in enumerate(lines)]
+    return [clean_line(line, currency, f"lines[{index}]") for index, line in enumerate(lines)]
 
 
 def clean_external_id(value: Any) -> str:

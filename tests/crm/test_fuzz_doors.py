@@ -192,6 +192,8 @@ def path_values(route: Route, world: dict) -> dict:
     by_name = {
         "store-detail": world["store"].pk,
         "program-detail": world["program"].pk,
+        "program-earning-rules": world["program"].pk,
+        "program-simulate": world["program"].pk,
         "stamp-card-detail": world["stamp_card"].pk,
         "extended-field-detail": world["field"].pk,
         "customer-identifier": world["identifier"].pk,
