@@ -174,3 +174,34 @@ def test_within_a_stage_priority_decides_the_order(program):
     first = base(program, points=2, priority=10)
 
     assert [c.rule_id for c in earn([second, first], purchase(), MEMBER)] == [first.pk, second.pk]
+
+
+def test_the_worked_example_of_the_docs(program):
+    """docs/loyalty.md, "A worked example"."""
+    TierFactory(program=program, number=2, name="Gold")
+    rate = base(program, per="10.00")
+    shoes = rule(program, "category_multiplier", category="shoes", multiplier="2")
+    gold = rule(program, "tier_multiplier", tier=2, multiplier="1.5")
+    member = Member(tier_number=2, birthday=None, first_purchase=False, earned_today=0)
+    shoes_purchase = purchase(PurchaseLine("RUN-1", "shoes", Decimal("1200.00")))
+
+    contributions = earn([gold, shoes, rate], shoes_purchase, member)
+
+    assert [(c.rule_id, c.points) for c in contributions] == [
+        (rate.pk, 120),
+        (shoes.pk, 120),
+        (gold.pk, 60),
+    ]
+    assert [c.reason for c in contributions] == [
+        "1 per 10.00 on 1200.00",
+        "x2 for 1200.00 spent on shoes",
+        "x1.5 for tier 2",
+    ]
+    cap = rule(program, "transaction_cap", points=250)
+    capped = earn([gold, shoes, rate, cap], shoes_purchase, member)
+    assert [(c.rule_id, c.points) for c in capped] == [
+        (rate.pk, 120),
+        (shoes.pk, 120),
+        (gold.pk, 10),
+        (cap.pk, -50),
+    ]
