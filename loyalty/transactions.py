@@ -22,8 +22,9 @@ class Transaction(models.Model):
 
     TENANT_PATH = "organization"
 
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="purchases")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # Deleting a customer deletes their purchases with the points these earned.
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="purchases")
     store = models.ForeignKey(
         Store, on_delete=models.PROTECT, null=True, blank=True, related_name="purchases"
     )

@@ -52,7 +52,10 @@ class TransactionInputSerializer(InputSerializer):
 
 class SimulateInputSerializer(InputSerializer):
     customer = serializers.CharField(
-        required=False, allow_null=True, default=None, help_text="Whose tier and birthday count."
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Whose tier, birthday and first purchase count; without one, none does.",
     )
     occurred_at = DateTimeField(required=False, allow_null=True, default=None)
     currency = serializers.CharField()
@@ -93,7 +96,6 @@ class AppliedRuleSerializer(serializers.Serializer):
 class EarningSerializer(serializers.Serializer):
     program_id = serializers.IntegerField(source="enrollment.program_id")
     points = serializers.IntegerField()
-    balance = serializers.IntegerField(source="enrollment.points_balance")
     rules = AppliedRuleSerializer(many=True, source="rows")
 
 

@@ -263,6 +263,6 @@ def purchase_simulate(
             .select_related("tier")
             .first()
         )
-    first = customer is None or not Transaction.objects.filter(customer=customer).exists()
+    first = customer is not None and not Transaction.objects.filter(customer=customer).exists()
     member = member_facts(enrollment, customer, occurred_at, first=first)
     return Simulation(program, earn(rules_of([program])[program.pk], facts, member))

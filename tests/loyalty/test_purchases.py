@@ -7,8 +7,10 @@ import pytest
 
 from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
+from customers.services.update import customer_delete
 from loyalty.models import PointsLot, PointsTransaction, TierChange
 from loyalty.services.earning_rules import earning_rule_create, earning_rule_delete
+from loyalty.services.merging import loyalty_merge
 from loyalty.services.purchases import purchase_simulate, transaction_record
 from loyalty.transactions import Transaction, TransactionLine
 from tests.crm.factories import OrganizationFactory, StoreFactory
@@ -237,3 +239,21 @@ def test_a_rule_that_earned_points_cannot_be_deleted(org, enrollment):
     with pytest.raises(DomainError) as error:
         earning_rule_delete(rule=rule, actor=TILL)
     assert error.value.code == ErrorCode.IN_USE
+
+
+def test_deleting_a_customer_deletes_their_purchases_and_what_they_earned(org, enrollment):
+    record(org, enrollment.customer)
+
+    customer_delete(customer=enrollment.customer, actor=TILL)
+
+    assert not Transaction.objects.exists()
+    assert not PointsTransaction.objects.exists()
+
+
+def test_a_merged_customers_purchases_go_to_the_survivor(org, enrollment):
+    survivor = CustomerFactory(organization=org)
+    record(org, enrollment.customer)
+
+    loyalty_merge(survivor=survivor, merged=enrollment.customer, actor=TILL)
+
+    assert Transaction.objects.get().customer == survivor
