@@ -7,10 +7,12 @@ import datetime as dt
 from django.db import connection
 from django.db.models import Q, QuerySet
 
+from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
 
 from .choices import ExtendedFieldScope
-from .models import AuditEvent, Customer, ExtendedFieldDefinition
+from .models import AuditEvent, Customer, ExtendedFieldDefinition, Identifier
+from .normalization import normalize_identifier
 
 SUMMARY_FIELDS = (
     "id",
@@ -46,6 +48,28 @@ def customer_get(
     if customer is not None and customer.merged_into is not None:
         return customer.merged_into
     return customer
+
+
+def customer_by_identifier(
+    *, organization: Organization, type_: str, value: str, field: str = "identifier"
+) -> Customer | None:
+    """The customer holding the identifier, in whichever source account (the survivor, for a
+    merged-away one's); None when no one does, an IDENTIFIERS_CONFLICT when several do."""
+    type_, value = normalize_identifier(
+        type_, value, region=organization.default_region, field=field
+    )
+    holders = set(
+        Identifier.objects.filter(organization=organization, type=type_, value=value).values_list(
+            "customer_id", flat=True
+        )
+    )
+    if len(holders) > 1:
+        raise DomainError(
+            ErrorCode.IDENTIFIERS_CONFLICT,
+            "The identifier belongs to more than one customer.",
+            field=field,
+        )
+    return customer_get(organization=organization, pk=holders.pop()) if holders else None
 
 
 def customer_summaries(*, organization: Organization) -> QuerySet:

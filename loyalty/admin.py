@@ -15,6 +15,7 @@ from crm.admin_services import (
 )
 from crm.tenancy import ReadOnlyAdminMixin, TenantScopedAdmin, TenantScopedMixin
 
+from .admin_purchases import EarningRuleInline
 from .models import (
     CardLinkDelivery,
     Coupon,
@@ -130,7 +131,7 @@ class ProgramAdmin(ServiceAdminMixin, TenantScopedAdmin):
             },
         ),
     ]
-    inlines = [TierInline]
+    inlines = [TierInline, EarningRuleInline]
 
     def create(self, data, actor):
         return programmes.program_create(

@@ -47,3 +47,23 @@ class DeliveryStatus(models.TextChoices):
     QUEUED = "queued"  # written with the change that asked for it, sent once that commits
     SENT = "sent"
     FAILED = "failed"
+
+
+class EarningKind(models.TextChoices):
+    """What an earning rule does; the stage it belongs to decides when it applies."""
+
+    BASE_RATE = "base_rate", "Points per currency unit spent"
+    MINIMUM_SPEND = "minimum_spend", "Minimum spend"
+    CATEGORY_MULTIPLIER = "category_multiplier", "Multiplier by category"
+    SKU_MULTIPLIER = "sku_multiplier", "Multiplier by SKU"
+    TIER_MULTIPLIER = "tier_multiplier", "Multiplier by tier"
+    FIRST_PURCHASE_BONUS = "first_purchase_bonus", "Bonus for the first purchase"
+    BIRTHDAY_BONUS = "birthday_bonus", "Bonus on the customer's birthday"
+    TRANSACTION_CAP = "transaction_cap", "Cap per transaction"
+    DAILY_CAP = "daily_cap", "Cap per customer per day"
+
+
+class Rounding(models.TextChoices):
+    DOWN = "down"
+    NEAREST = "nearest"
+    UP = "up"

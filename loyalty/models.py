@@ -16,6 +16,7 @@ from crm.db import choices_check
 from crm.models import Organization, Store
 from customers.models import Customer
 
+from . import transactions  # noqa: F401 - Django finds the purchase and earning rule models here
 from .choices import (
     CardStatus,
     DeliveryChannel,
@@ -171,6 +172,13 @@ class PointsTransaction(models.Model):
         related_name="+",
         help_text="For expiry rows: the lot whose remainder expired.",
     )
+    # A purchase goes only together with the rows it wrote (a customer's deletion).
+    purchase = models.ForeignKey(
+        "loyalty.Transaction", on_delete=models.RESTRICT, null=True, blank=True, related_name="+"
+    )
+    rule = models.ForeignKey(
+        "loyalty.EarningRule", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     actor = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -243,6 +251,10 @@ class TierChange(models.Model):
     )
     tier_expires_at = models.DateTimeField(null=True, blank=True)
     reason = models.CharField(max_length=10, choices=TierChangeReason.choices)
+    # A purchase goes only together with the rows it wrote (a customer's deletion).
+    purchase = models.ForeignKey(
+        "loyalty.Transaction", on_delete=models.RESTRICT, null=True, blank=True, related_name="+"
+    )
     actor = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

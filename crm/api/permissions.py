@@ -67,6 +67,14 @@ ROUTE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "store-detail": {"GET": ("crm.view_store",), "PATCH": ("crm.change_store",)},
     "program-list": {"GET": ("loyalty.view_program",)},
     "program-detail": {"GET": ("loyalty.view_program",)},
+    "program-earning-rules": {"GET": ("loyalty.view_earningrule",)},
+    # Writes nothing: what a purchase would earn is read from the programme's rules.
+    "program-simulate": {"POST": ("loyalty.view_earningrule",)},
+    "transaction-list": {
+        "GET": ("loyalty.view_transaction",),
+        "POST": ("loyalty.add_transaction",),
+    },
+    "customer-transactions": {"GET": ("loyalty.view_transaction",)},
     "stamp-card-list": {"GET": ("loyalty.view_stampcard",)},
     "stamp-card-detail": {"GET": ("loyalty.view_stampcard",)},
     "extended-field-list": {

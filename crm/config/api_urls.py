@@ -13,6 +13,7 @@ from customers.api.views import (
     ExtendedFieldViewSet,
     IdentifierViewSet,
 )
+from loyalty.api.purchases import CustomerTransactionViewSet, TransactionViewSet
 from loyalty.api.views import (
     CardViewSet,
     CouponViewSet,
@@ -34,6 +35,7 @@ router.register("extended-fields", ExtendedFieldViewSet, basename="extended-fiel
 router.register("status-labels", StatusLabelViewSet, basename="status-label")
 router.register("coupons", CouponViewSet, basename="coupon")
 router.register("cards", CardViewSet, basename="card")
+router.register("transactions", TransactionViewSet, basename="transaction")
 
 CUSTOMER = "customers/<str:customer_id>"
 ROWS = {"get": "list", "post": "create"}
@@ -50,6 +52,11 @@ urlpatterns = [
     path(f"{CUSTOMER}/channels/<id:pk>/", ChannelViewSet.as_view(ROW), name="customer-channel"),
     path(f"{CUSTOMER}/points/", PointsViewSet.as_view(ROWS), name="customer-points"),
     path(f"{CUSTOMER}/cards/", CustomerCardViewSet.as_view(ROWS), name="customer-cards"),
+    path(
+        f"{CUSTOMER}/transactions/",
+        CustomerTransactionViewSet.as_view({"get": "list"}),
+        name="customer-transactions",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file (?script): the Content-Security-Policy
     # runs no inline script.

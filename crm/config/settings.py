@@ -212,6 +212,8 @@ SPECTACULAR_SETTINGS = {
         "ChannelTypeEnum": "customers.choices.ChannelType.values",
         "SourceEnum": "customers.choices.Source.values",
         "BatchItemStatusEnum": ["created", "updated", "unchanged", "failed"],
+        "PointsKindEnum": "loyalty.choices.PointsKind",
+        "EarningKindEnum": "loyalty.choices.EarningKind",
     },
 }
 

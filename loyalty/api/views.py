@@ -25,8 +25,14 @@ from loyalty.models import (
     Reward,
     StampCard,
 )
-from loyalty.services import card_links, coupons, points, stamps
+from loyalty.services import card_links, coupons, points, purchases, stamps
+from loyalty.transactions import EarningRule
 
+from .purchase_serializers import (
+    EarningRuleSerializer,
+    SimulateInputSerializer,
+    SimulationSerializer,
+)
 from .serializers import (
     CardEnrollInputSerializer,
     CardIssuedSerializer,
@@ -201,6 +207,48 @@ class ProgramViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizat
 
     def organization_queryset(self):
         return Program.objects.filter(organization=self.organization).prefetch_related("tiers")
+
+    def program(self, pk: int) -> Program:
+        """The programme alone, without the tiers its own page shows."""
+        program = Program.objects.filter(organization=self.organization, pk=pk).first()
+        if program is None:
+            raise not_found("program")
+        return program
+
+    @extend_schema(responses=EarningRuleSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="earning-rules", pagination_class=None)
+    def earning_rules(self, request, pk):
+        rules = (
+            EarningRule.objects.filter(program=self.program(pk))
+            .prefetch_related("stores")
+            .order_by("priority", "pk")
+        )
+        return Response(EarningRuleSerializer(rules, many=True).data)
+
+    @extend_schema(request=SimulateInputSerializer, responses=SimulationSerializer)
+    @action(detail=True, methods=["post"])
+    def simulate(self, request, pk):
+        """What a purchase would earn in the programme now; nothing is written."""
+        program = self.program(pk)
+        serializer = SimulateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        customer = None
+        if data["customer"] is not None:
+            customer = customer_selectors.customer_get(
+                organization=self.organization, public_id=data["customer"]
+            )
+            if customer is None:
+                raise not_found("customer")
+        simulation = purchases.purchase_simulate(
+            program=program,
+            customer=customer,
+            store_code=data["store"],
+            occurred_at=data["occurred_at"],
+            currency=data["currency"],
+            lines=data["lines"],
+        )
+        return Response(SimulationSerializer(simulation).data)
 
 
 class StampCardViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationViewSet):

@@ -11,6 +11,7 @@ from customers.models import Customer
 from ..choices import CardStatus, PointsKind, StampKind, TierChangeReason
 from ..models import CardLinkDelivery, Coupon, CustomerCard, Enrollment, PointsLot
 from ..side_effects import TierChanged
+from ..transactions import Transaction
 from .points import append_points
 from .stamps import append_stamps
 from .tier_changes import change_tier, promote
@@ -107,9 +108,9 @@ def card_absorb(*, survivor: CustomerCard, merged: CustomerCard, actor: Actor) -
 
 
 def loyalty_merge(*, survivor: Customer, merged: Customer, actor: Actor) -> None:
-    """Give `merged`'s enrolments, cards (with the deliveries of their links) and coupons to
-    `survivor`; an enrolment in a programme, or a card of a stamp card, the survivor has too is
-    combined with the survivor's. The caller holds both customers locked."""
+    """Give `merged`'s enrolments, cards (with the deliveries of their links), coupons and
+    purchases to `survivor`; an enrolment in a programme, or a card of a stamp card, the survivor
+    has too is combined with the survivor's. The caller holds both customers locked."""
     enrolled = {e.program_id: e for e in survivor.enrollments.all()}
     for enrollment in merged.enrollments.all():
         same = enrolled.get(enrollment.program_id)
@@ -126,3 +127,4 @@ def loyalty_merge(*, survivor: Customer, merged: Customer, actor: Actor) -> None
         else:
             card_absorb(survivor=same, merged=card, actor=actor)
     Coupon.objects.filter(customer=merged).update(customer=survivor)
+    Transaction.objects.filter(customer=merged).update(customer=survivor)

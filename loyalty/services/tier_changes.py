@@ -10,6 +10,7 @@ from customers import audit
 from ..choices import TierChangeReason
 from ..models import Enrollment, Program, Tier, TierChange
 from ..side_effects import TierChanged
+from ..transactions import Transaction
 
 
 def find_tier(program: Program, number: int | None, *, field: str) -> Tier | None:
@@ -30,8 +31,10 @@ def change_tier(
     tier_expires_at: dt.datetime | None,
     reason: str,
     actor: Actor,
+    purchase: Transaction | None = None,
 ) -> TierChanged | None:
-    """Move the enrolment to `tier`, on record; the side effect when the tier really changed."""
+    """Move the enrolment to `tier`, on record (with the purchase that earned it, if one did);
+    the side effect when the tier really changed."""
     previous = enrollment.tier
     tier_expires_at = tier_expires_at if tier else None
     if tier == previous and tier_expires_at == enrollment.tier_expires_at:
@@ -54,6 +57,7 @@ def change_tier(
         to_tier=tier,
         tier_expires_at=enrollment.tier_expires_at,
         reason=reason,
+        purchase=purchase,
         actor=str(actor),
     )
     if tier is None or tier == previous:
@@ -66,7 +70,9 @@ def change_tier(
     )
 
 
-def promote(locked: Enrollment, actor: Actor) -> TierChanged | None:
+def promote(
+    locked: Enrollment, actor: Actor, purchase: Transaction | None = None
+) -> TierChanged | None:
     """Move up to the highest tier whose points threshold the points earned have reached."""
     reached = (
         locked.program.tiers.filter(points_threshold__lte=locked.points_earned)
@@ -75,4 +81,4 @@ def promote(locked: Enrollment, actor: Actor) -> TierChanged | None:
     )
     if reached is None or (locked.tier is not None and locked.tier.number >= reached.number):
         return None
-    return change_tier(locked, reached, None, TierChangeReason.THRESHOLD, actor)
+    return change_tier(locked, reached, None, TierChangeReason.THRESHOLD, actor, purchase)

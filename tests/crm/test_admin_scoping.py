@@ -12,8 +12,10 @@ from customers.models import ExtendedFieldDefinition
 from loyalty.models import CouponSeries
 from loyalty.services.card_links import card_links_send
 from loyalty.services.coupons import coupon_issue
+from loyalty.services.earning_rules import earning_rule_create
 from loyalty.services.enrolments import tier_set
 from loyalty.services.points import points_award
+from loyalty.services.purchases import transaction_record
 from loyalty.services.stamps import stamps_add
 from tests.crm.factories import StoreFactory
 from tests.customers.factories import (
@@ -70,6 +72,27 @@ def tenant_data(organization, mark):
     coupon_issue(organization=organization, series=series, customer=customer, actor=actor)
     card_links_send(organization=organization, card=card, actor=actor)
     stamps_add(organization=organization, card=card, stamps=1, actor=actor)
+    earning_rule_create(
+        program=enrollment.program,
+        name=f"{mark} rule",
+        kind="base_rate",
+        parameters={"points": 1, "per": "1", "rounding": "down"},
+        priority=1,
+        active_from=None,
+        active_until=None,
+        actor=actor,
+    )
+    transaction_record(
+        organization=organization,
+        customer=customer,
+        store_code=store.code,
+        external_id=f"{mark}-purchase",
+        occurred_at="2026-06-15T12:00:00Z",
+        currency="EUR",
+        lines=[{"sku": f"{mark}-sku", "category": f"{mark}-shoes", "quantity": 1, "unit_price": 5}],
+        channel="INSTORE",
+        actor=actor,
+    )
     return customer
 
 

@@ -56,6 +56,8 @@ ALLOWED = {
     ("card-send-links", "post"): BOTH_GROUPS,
     ("coupon-list", "post"): BOTH_GROUPS,
     ("coupon-redeem", "post"): BOTH_GROUPS,
+    ("transaction-list", "post"): CONFIGURATION,
+    ("program-simulate", "post"): BOTH_GROUPS,
     ("store-list", "post"): CONFIGURATION,
     ("store-detail", "patch"): CONFIGURATION,
     ("extended-field-list", "post"): CONFIGURATION,
@@ -184,6 +186,20 @@ def request_for(name: str, method: str, world: dict) -> tuple[str, dict]:
             {"series_id": world["series"].pk, "customer_id": world["customer"].public_id},
         ),
         ("coupon-redeem", "post"): (f"/api/v1/coupons/{world['coupon'].coupon.code}/redeem/", {}),
+        ("transaction-list", "post"): (
+            "/api/v1/transactions/",
+            {
+                "customer": world["customer"].public_id,
+                "external_id": "P-1",
+                "occurred_at": "2026-06-15T12:00:00Z",
+                "currency": "EUR",
+                "lines": [{"sku": "A", "quantity": 1, "unit_price": "9.99"}],
+            },
+        ),
+        ("program-simulate", "post"): (
+            f"/api/v1/programs/{world['enrollment'].program_id}/simulate/",
+            {"currency": "EUR", "lines": [{"sku": "A", "quantity": 1, "unit_price": "9.99"}]},
+        ),
         ("store-list", "post"): ("/api/v1/stores/", {"code": "new.till", "name": "New"}),
         ("store-detail", "patch"): (f"/api/v1/stores/{world['store'].pk}/", {"name": "Renamed"}),
         ("extended-field-list", "post"): (
@@ -277,6 +293,11 @@ def read_url(name: str, world: dict) -> str:
         "store-detail": f"/api/v1/stores/{world['store'].pk}/",
         "program-list": "/api/v1/programs/",
         "program-detail": f"/api/v1/programs/{world['enrollment'].program_id}/",
+        "program-earning-rules": (
+            f"/api/v1/programs/{world['enrollment'].program_id}/earning-rules/"
+        ),
+        "transaction-list": "/api/v1/transactions/",
+        "customer-transactions": f"{customer}/transactions/",
         "stamp-card-list": "/api/v1/stamp-cards/",
         "stamp-card-detail": f"/api/v1/stamp-cards/{world['card'].stamp_card_id}/",
         "extended-field-list": "/api/v1/extended-fields/",

@@ -123,6 +123,7 @@ CASES = {
             "referrer_points": "0",
             "referee_points": "0",
             **no_inlines("tiers"),
+            **no_inlines("earning_rules"),
         },
         "created": {"name": [None, "Club"], "welcome_points": [None, 10], "active": [None, True]},
         "change": lambda obj: {
@@ -132,6 +133,7 @@ CASES = {
             "referrer_points": "5",
             "referee_points": "0",
             **no_inlines("tiers"),
+            **no_inlines("earning_rules"),
         },
         "changed": {"welcome_points": [10, 25], "referrer_points": [0, 5]},
     },
@@ -292,6 +294,7 @@ def test_tiers_and_rewards_saved_inline_are_on_record(staff_client, staff, org):
         ],
     )
     tiers["tiers-INITIAL_FORMS"] = "1"
+    tiers.update(no_inlines("earning_rules"))
 
     response = staff_client.post(
         admin_url(Program, "change", program.pk), {**program_form, **tiers}
@@ -422,6 +425,8 @@ def test_an_extended_field_the_api_refuses_the_admin_refuses_alike(staff_client,
                 "referrer_points": "0",
                 "referee_points": "0",
                 **no_inlines("tiers"),
+                **no_inlines("earning_rules"),
+                **no_inlines("earning_rules"),
             },
             "name",
             ErrorCode.PROGRAM_TAKEN,

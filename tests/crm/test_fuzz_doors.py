@@ -193,6 +193,8 @@ def path_values(route: Route, world: dict) -> dict:
     by_name = {
         "store-detail": world["store"].pk,
         "program-detail": world["program"].pk,
+        "program-earning-rules": world["program"].pk,
+        "program-simulate": world["program"].pk,
         "stamp-card-detail": world["stamp_card"].pk,
         "extended-field-detail": world["field"].pk,
         "status-label-detail": world["status_label"].pk,

@@ -1,6 +1,10 @@
+from decimal import Decimal
+
 import factory
+from django.utils import timezone
 
 from loyalty.models import CustomerCard, Enrollment, Program, Reward, StampCard, Tier
+from loyalty.transactions import EarningRule, Transaction
 from tests.crm.factories import OrganizationFactory
 from tests.customers.factories import CustomerFactory
 
@@ -58,3 +62,27 @@ class CustomerCardFactory(factory.django.DjangoModelFactory):
     stamp_card = factory.SubFactory(
         StampCardFactory, organization=factory.SelfAttribute("..customer.organization")
     )
+
+
+class TransactionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Transaction
+
+    customer = factory.SubFactory(CustomerFactory)
+    organization = factory.SelfAttribute("customer.organization")
+    external_id = factory.Sequence(lambda n: f"order-{n}")
+    occurred_at = factory.LazyFunction(timezone.now)
+    currency = "EUR"
+    total_amount = Decimal("10.00")
+    channel = "INSTORE"
+    actor = "test"
+
+
+class EarningRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EarningRule
+
+    program = factory.SubFactory(ProgramFactory)
+    name = factory.Sequence(lambda n: f"Rule {n}")
+    kind = "base_rate"
+    parameters = factory.LazyFunction(lambda: {"points": 1, "per": "1", "rounding": "down"})

@@ -1,0 +1,84 @@
+"""Earning rules, edited inline on their programme through the earning rule services; purchases,
+read-only (they are recorded by the purchase service only)."""
+
+from django.contrib import admin
+
+from crm.admin_paging import LargeTableAdminMixin
+from crm.admin_services import ServiceInlineForm, ServiceInlineFormSet
+from crm.models import Store
+from crm.tenancy import ReadOnlyAdminMixin, TenantScopedAdmin, TenantScopedMixin, scope_for
+
+from .services import earning_rules
+from .transactions import EarningRule, Transaction, TransactionLine
+
+RULE_EDITABLE = ["name", "kind", "parameters", "priority", "active_from", "active_until"]
+
+
+def rule_values(data: dict) -> dict:
+    return {name: data[name] for name in RULE_EDITABLE}
+
+
+class EarningRuleInlineForm(ServiceInlineForm):
+    class Meta:
+        model = EarningRule
+        fields = [*RULE_EDITABLE, "stores"]
+
+    def check(self):
+        data = self.cleaned_data
+        earning_rules.earning_rule_validate(
+            program=self.parent, stores=data["stores"], **rule_values(data)
+        )
+
+
+class EarningRuleFormSet(ServiceInlineFormSet):
+    def create(self, data, actor):
+        return earning_rules.earning_rule_create(
+            program=self.instance, stores=data["stores"], actor=actor, **rule_values(data)
+        )
+
+    def update(self, obj, data, actor):
+        return earning_rules.earning_rule_update(
+            rule=obj, stores=data["stores"], actor=actor, **rule_values(data)
+        )
+
+    def delete(self, obj, actor):
+        earning_rules.earning_rule_delete(rule=obj, actor=actor)
+
+
+class EarningRuleInline(TenantScopedMixin, admin.StackedInline):
+    """Rules stack base rate, multipliers, bonuses, caps; `priority` orders them within a stage
+    (docs/loyalty.md, "Earning from purchases")."""
+
+    model = EarningRule
+    form = EarningRuleInlineForm
+    formset = EarningRuleFormSet
+    extra = 0
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "stores":
+            kwargs["queryset"] = scope_for(request, Store.objects.all())
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class TransactionLineInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = TransactionLine
+    fields = ["sku", "category", "quantity", "unit_price", "line_amount"]
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Transaction)
+class TransactionAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantScopedAdmin):
+    list_display = [
+        "occurred_at",
+        "external_id",
+        "customer",
+        "store",
+        "total_amount",
+        "currency",
+        "channel",
+    ]
+    list_filter = ["channel", "currency"]
+    list_select_related = ["customer", "store"]
+    search_fields = ["external_id", "customer__email", "customer__public_id"]
+    inlines = [TransactionLineInline]
