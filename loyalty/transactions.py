@@ -34,6 +34,10 @@ class Transaction(models.Model):
     total_amount = models.DecimalField(**AMOUNT)
     channel = models.CharField(max_length=16, choices=Source.choices)
     actor = models.CharField(max_length=200)
+    # Kept so that the purchase sent again answers as it first did.
+    earning_withheld = models.CharField(
+        max_length=255, blank=True, help_text="Why the purchase earned nothing, if it was withheld."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

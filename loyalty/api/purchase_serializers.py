@@ -5,6 +5,7 @@ from rest_framework import serializers
 from crm.api.fields import DateTimeField
 from crm.api.serializers import InputSerializer
 from customers.choices import Source
+from loyalty.api.serializers import WarningSerializer
 from loyalty.choices import EarningKind
 
 # --- input -------------------------------------------------------------------------------------
@@ -111,6 +112,7 @@ class PurchaseResultSerializer(serializers.Serializer):
     points = serializers.SerializerMethodField()
     earnings = EarningSerializer(many=True)
     tier_changes = TierChangeSerializer(many=True)
+    warnings = WarningSerializer(many=True)
 
     def get_points(self, result) -> int:
         return sum(earning.points for earning in result.earnings)

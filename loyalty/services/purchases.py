@@ -1,5 +1,8 @@
 """Recording a purchase and the points it earns; simulating what one would earn.
 
+The purchase of a customer whose status label blocks earning is recorded and earns nothing; its
+result says why.
+
 A purchase earns in every active programme the customer is enrolled in, by that programme's
 earning rules as they are when it is recorded (loyalty.services.earning). Each rule's points are
 an award of their own: a ledger row naming the rule and the purchase, and a lot, so the balance,
@@ -24,6 +27,8 @@ from crm.errors import DomainError, ErrorCode
 from crm.models import Organization, Store
 from customers.closure import customer_refuse_closed
 from customers.models import Customer
+from customers.services.registration import ServiceWarning
+from customers.services.status_labels import may_earn
 
 from ..choices import PointsKind
 from ..models import Enrollment, PointsLot, PointsTransaction, Program, TierChange
@@ -31,7 +36,7 @@ from ..transactions import EarningRule, Transaction, TransactionLine
 from . import purchase_input
 from .common import lock_enrollment, require_tenant
 from .earning import Contribution, Member, Purchase, PurchaseLine, earn
-from .points import append_points
+from .points import append_points, earning_skipped
 from .tier_changes import promote
 
 REASON_LENGTH = PointsTransaction._meta.get_field("reason").max_length
@@ -55,6 +60,11 @@ class PurchaseResult:
     earnings: list[Earning]
     tier_changes: list[TierChange]
     created: bool
+
+    @property
+    def warnings(self) -> list[ServiceWarning]:
+        withheld = self.transaction.earning_withheld
+        return [ServiceWarning(ErrorCode.EARNING_BLOCKED, withheld)] if withheld else []
 
 
 @dataclass
@@ -215,6 +225,7 @@ def transaction_record(
             # One purchase of a customer at a time: only one can be their first.
             Customer.objects.select_for_update().filter(pk=customer.pk).first()
             first = not Transaction.objects.filter(customer=customer).exists()
+            earns = may_earn(customer)
             purchase = Transaction.objects.create(
                 organization=organization,
                 customer=customer,
@@ -225,11 +236,15 @@ def transaction_record(
                 total_amount=facts.total,
                 channel=channel,
                 actor=str(actor),
+                earning_withheld=""
+                if earns
+                else earning_skipped(customer, "The points of this purchase").message,
             )
             TransactionLine.objects.bulk_create(
                 TransactionLine(transaction=purchase, **vars(line)) for line in clean_lines
             )
-            _earn_for(organization, purchase, facts, first, actor)
+            if earns:
+                _earn_for(organization, purchase, facts, first, actor)
     except IntegrityError:
         # Another call recorded the same purchase first; it has committed by now.
         recorded = _recorded(organization, external_id)

@@ -9,7 +9,7 @@ from loyalty.services.points import points_award
 from loyalty.services.purchases import transaction_record
 from loyalty.transactions import Transaction
 from tests.crm.factories import OrganizationFactory, StoreFactory
-from tests.customers.factories import CustomerFactory, IdentifierFactory
+from tests.customers.factories import CustomerFactory, IdentifierFactory, StatusLabelFactory
 from tests.loyalty.factories import EnrollmentFactory, ProgramFactory, TierFactory
 
 pytestmark = pytest.mark.django_db
@@ -232,3 +232,31 @@ def test_a_programmes_earning_rules_are_listed(api, org, enrollment, django_asse
     assert [r["name"] for r in rules] == ["Birthday", "Base"]
     assert rules[0]["parameters"] == {"points": 5}
     assert rules[0]["stores"] == ["till-1"]
+
+
+def test_a_purchase_of_a_customer_who_may_not_earn_is_recorded_and_earns_nothing(
+    api, org, enrollment
+):
+    label = StatusLabelFactory(organization=org, name="Fraud", status="fraud_confirmed")
+    label.may_earn = False
+    label.save()
+    enrollment.customer.status_label = label
+    enrollment.customer.save()
+
+    response = api.post(URL, body(enrollment.customer), format="json")
+
+    assert response.status_code == 201, response.content
+    reply = response.json()
+    assert (reply["points"], reply["earnings"]) == (0, [])
+    [warning] = reply["warnings"]
+    assert warning["code"] == "earning_blocked"
+    assert "Fraud" in warning["message"]
+    assert Transaction.objects.filter(customer=enrollment.customer).count() == 1
+    assert not PointsTransaction.objects.filter(enrollment=enrollment).exists()
+    enrollment.refresh_from_db()
+    assert enrollment.points_balance == 0
+
+    again = api.post(URL, body(enrollment.customer), format="json")
+
+    assert again.status_code == 200
+    assert again.json()["warnings"] == reply["warnings"]
