@@ -1,6 +1,15 @@
 import factory
 
-from loyalty.models import CustomerCard, Enrollment, Program, Reward, StampCard, Tier
+from loyalty.models import (
+    CouponSeries,
+    CustomerCard,
+    Enrollment,
+    PointsReward,
+    Program,
+    Reward,
+    StampCard,
+    Tier,
+)
 from tests.crm.factories import OrganizationFactory
 from tests.customers.factories import CustomerFactory
 
@@ -57,4 +66,24 @@ class CustomerCardFactory(factory.django.DjangoModelFactory):
     organization = factory.SelfAttribute("customer.organization")
     stamp_card = factory.SubFactory(
         StampCardFactory, organization=factory.SelfAttribute("..customer.organization")
+    )
+
+
+class CouponSeriesFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CouponSeries
+
+    organization = factory.SubFactory(OrganizationFactory)
+    description = factory.Sequence(lambda n: f"Coupon {n}")
+
+
+class PointsRewardFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PointsReward
+
+    program = factory.SubFactory(ProgramFactory)
+    name = factory.Sequence(lambda n: f"Points reward {n}")
+    points_cost = 100
+    coupon_series = factory.SubFactory(
+        CouponSeriesFactory, organization=factory.SelfAttribute("..program.organization")
     )
