@@ -13,6 +13,7 @@ from customers.api.views import (
     ExtendedFieldViewSet,
     IdentifierViewSet,
 )
+from loyalty.api.rewards_catalogue import ProgramRewardsViewSet, RewardRedemptionViewSet
 from loyalty.api.views import (
     CardViewSet,
     CouponViewSet,
@@ -50,6 +51,16 @@ urlpatterns = [
     path(f"{CUSTOMER}/channels/<id:pk>/", ChannelViewSet.as_view(ROW), name="customer-channel"),
     path(f"{CUSTOMER}/points/", PointsViewSet.as_view(ROWS), name="customer-points"),
     path(f"{CUSTOMER}/cards/", CustomerCardViewSet.as_view(ROWS), name="customer-cards"),
+    path(
+        f"{CUSTOMER}/rewards/<id:reward_id>/redeem/",
+        RewardRedemptionViewSet.as_view({"post": "create"}),
+        name="customer-reward-redeem",
+    ),
+    path(
+        "programs/<id:program_id>/rewards/",
+        ProgramRewardsViewSet.as_view({"get": "list"}),
+        name="program-rewards",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file (?script): the Content-Security-Policy
     # runs no inline script.
