@@ -1,6 +1,6 @@
 """The configuration audit trail: each created, changed or deleted store, API key, status label,
-extended-field definition, programme, tier, stamp card, reward and coupon series, with its before
-and after values and who made it.
+extended-field definition, programme, tier, stamp card, reward, points reward and coupon series,
+with its before and after values and who made it.
 
 Services record; nothing else writes these. Values are kept as JSON: dates as ISO text, related
 rows by their name or code.

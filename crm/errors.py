@@ -56,6 +56,8 @@ class ErrorCode(StrEnum):
     CUSTOMER_CLOSED = "customer_closed"
     EARNING_BLOCKED = "earning_blocked"
     SPENDING_BLOCKED = "spending_blocked"
+    OUT_OF_STOCK = "out_of_stock"
+    REDEMPTION_LIMIT_REACHED = "redemption_limit_reached"
 
 
 class DomainError(Exception):

@@ -59,6 +59,8 @@ ROUTE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "card-stamps": {"POST": ("customers.add_stamps",)},
     "card-redeem": {"POST": ("customers.add_stamps",)},
     "card-send-links": {"POST": ("customers.send_card_links",)},
+    # The console's "Redeem a points reward": what it costs is the reward's, not the staff's, call.
+    "customer-reward-redeem": {"POST": CHANGE_CUSTOMER},
     # The console's "Issue a coupon"; redeeming one is the same care of the customer's coupons.
     "coupon-list": {"GET": ("loyalty.view_coupon",), "POST": CHANGE_CUSTOMER},
     "coupon-detail": {"GET": ("loyalty.view_coupon",)},
@@ -75,6 +77,7 @@ ROUTE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "POST": ("loyalty.add_transaction",),
     },
     "customer-transactions": {"GET": ("loyalty.view_transaction",)},
+    "program-rewards": {"GET": ("loyalty.view_program",)},
     "stamp-card-list": {"GET": ("loyalty.view_stampcard",)},
     "stamp-card-detail": {"GET": ("loyalty.view_stampcard",)},
     "extended-field-list": {

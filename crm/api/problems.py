@@ -50,6 +50,8 @@ REFUSED_BY_RULE = {
     ErrorCode.COUPON_EXPIRED,
     ErrorCode.COUPON_REDEEMED,
     ErrorCode.NOT_ENROLLED,
+    ErrorCode.OUT_OF_STOCK,
+    ErrorCode.REDEMPTION_LIMIT_REACHED,
 }
 
 

@@ -14,6 +14,7 @@ from customers.api.views import (
     IdentifierViewSet,
 )
 from loyalty.api.purchases import CustomerTransactionViewSet, TransactionViewSet
+from loyalty.api.rewards_catalogue import ProgramRewardsViewSet, RewardRedemptionViewSet
 from loyalty.api.views import (
     CardViewSet,
     CouponViewSet,
@@ -56,6 +57,16 @@ urlpatterns = [
         f"{CUSTOMER}/transactions/",
         CustomerTransactionViewSet.as_view({"get": "list"}),
         name="customer-transactions",
+    ),
+    path(
+        f"{CUSTOMER}/rewards/<id:reward_id>/redeem/",
+        RewardRedemptionViewSet.as_view({"post": "create"}),
+        name="customer-reward-redeem",
+    ),
+    path(
+        "programs/<id:program_id>/rewards/",
+        ProgramRewardsViewSet.as_view({"get": "list"}),
+        name="program-rewards",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file (?script): the Content-Security-Policy

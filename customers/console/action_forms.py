@@ -8,7 +8,7 @@ from customers import selectors
 from customers.choices import CustomerStatus, ExtendedFieldType
 from customers.inputs import CustomerInput
 from customers.models import Customer, StatusLabel
-from loyalty.models import CouponSeries, Program, Reward, StampCard
+from loyalty.models import CouponSeries, PointsReward, Program, Reward, StampCard
 from loyalty.services.points import MAX_POINTS
 from loyalty.services.stamps import MAX_STAMPS_PER_CALL
 
@@ -46,6 +46,21 @@ class RedeemForm(CustomerForm):
         self.fields["reward"].queryset = Reward.objects.filter(
             stamp_card__customer_cards__customer=self.customer
         )
+
+
+class PointsRewardChoice(forms.ModelChoiceField):
+    def label_from_instance(self, reward):
+        return f"{reward.program.name} · {reward.name} ({reward.points_cost} points)"
+
+
+class PointsRewardForm(CustomerForm):
+    reward = PointsRewardChoice(queryset=None)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reward"].queryset = PointsReward.objects.filter(
+            program__enrollments__customer=self.customer, active=True
+        ).select_related("program")
 
 
 class PointsForm(CustomerForm):

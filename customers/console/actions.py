@@ -17,6 +17,7 @@ from customers.console.action_forms import (
     FieldsForm,
     LinksForm,
     PointsForm,
+    PointsRewardForm,
     RedeemForm,
     StampsForm,
     StatusForm,
@@ -28,6 +29,7 @@ from loyalty.services.card_links import card_links_send
 from loyalty.services.coupons import coupon_issue
 from loyalty.services.enrolments import enrollment_create
 from loyalty.services.points import points_award, points_deduct
+from loyalty.services.rewards_catalogue import points_reward_redeem
 from loyalty.services.stamps import card_enroll, reward_redeem, stamps_add
 
 
@@ -61,6 +63,17 @@ def _redeem(customer, form, actor):
         organization=customer.organization, card=data["card"], reward=data["reward"], actor=actor
     )
     return f"Redeemed {data['reward'].name}: card {result.card.code} has {result.card.stamps}."
+
+
+def _points_reward(customer, form, actor):
+    reward = form.cleaned_data["reward"]
+    result = points_reward_redeem(
+        organization=customer.organization, customer=customer, reward=reward, actor=actor
+    )
+    return (
+        f"Redeemed {reward.name} for {reward.points_cost} points: coupon "
+        f"{result.redemption.coupon.code}; the balance is {result.balance}."
+    )
 
 
 def _points(customer, form, actor):
@@ -133,6 +146,10 @@ def _fields(customer, form, actor):
 ACTIONS = {
     "stamps": Action("customers.add_stamps", StampsForm, _stamps, "Add stamps"),
     "redeem": Action("customers.add_stamps", RedeemForm, _redeem, "Redeem a reward"),
+    # What a points reward costs is set by its configuration, so agents may redeem it.
+    "points_reward": Action(
+        "customers.change_customer", PointsRewardForm, _points_reward, "Redeem a points reward"
+    ),
     "points": Action("customers.adjust_points", PointsForm, _points, "Award or deduct points"),
     "enrol": Action("customers.change_customer", EnrolForm, _enrol, "Enrol in a programme"),
     "card": Action("customers.change_customer", CardForm, _card, "Issue a stamp card"),

@@ -9,6 +9,7 @@ from crm.models import Organization
 from ..models import CouponSeries, Program, Tier
 from .common import require_tenant
 from .configuration import check_count, config_create, config_delete, config_update, required_text
+from .rewards_catalogue import POINTS_REWARD_FIELDS
 
 PROGRAM_FIELDS = (
     "name",
@@ -136,13 +137,17 @@ def program_update(
 
 @transaction.atomic
 def program_delete(*, program: Program, actor: Actor = SYSTEM) -> None:
-    """A programme goes with its tiers; one that customers are enrolled in stays."""
+    """A programme goes with its tiers and points rewards; one that customers are enrolled in
+    stays."""
     config_delete(
         program,
         PROGRAM_FIELDS,
         actor,
         in_use=f"Customers are enrolled in {program.name!r}.",
-        cascaded=[(tier, TIER_FIELDS) for tier in program.tiers.all()],
+        cascaded=[
+            *[(tier, TIER_FIELDS) for tier in program.tiers.all()],
+            *[(reward, POINTS_REWARD_FIELDS) for reward in program.points_rewards.all()],
+        ],
     )
 
 

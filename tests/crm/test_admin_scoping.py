@@ -16,6 +16,7 @@ from loyalty.services.earning_rules import earning_rule_create
 from loyalty.services.enrolments import tier_set
 from loyalty.services.points import points_award
 from loyalty.services.purchases import transaction_record
+from loyalty.services.rewards_catalogue import points_reward_redeem
 from loyalty.services.stamps import stamps_add
 from tests.crm.factories import StoreFactory
 from tests.customers.factories import (
@@ -27,6 +28,7 @@ from tests.customers.factories import (
 from tests.loyalty.factories import (
     CustomerCardFactory,
     EnrollmentFactory,
+    PointsRewardFactory,
     RewardFactory,
     TierFactory,
 )
@@ -70,6 +72,15 @@ def tenant_data(organization, mark):
     tier_set(organization=organization, enrollment=enrollment, tier_number=1, actor=actor)
     series = CouponSeries.objects.create(organization=organization, description=f"{mark} offer")
     coupon_issue(organization=organization, series=series, customer=customer, actor=actor)
+    points_reward = PointsRewardFactory(
+        program=enrollment.program,
+        coupon_series=series,
+        name=f"{mark} points reward",
+        points_cost=1,
+    )
+    points_reward_redeem(
+        organization=organization, customer=customer, reward=points_reward, actor=actor
+    )
     card_links_send(organization=organization, card=card, actor=actor)
     stamps_add(organization=organization, card=card, stamps=1, actor=actor)
     earning_rule_create(

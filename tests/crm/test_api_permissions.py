@@ -14,6 +14,7 @@ from crm.api.permissions import ROUTE_PERMISSIONS
 from customers.models import ExtendedFieldDefinition
 from loyalty.models import CouponSeries
 from loyalty.services.coupons import coupon_issue
+from loyalty.services.points import points_award
 from loyalty.services.stamps import stamps_add
 from tests.crm.factories import StaffFactory, StoreFactory
 from tests.customers.factories import (
@@ -25,6 +26,7 @@ from tests.customers.factories import (
 from tests.loyalty.factories import (
     CustomerCardFactory,
     EnrollmentFactory,
+    PointsRewardFactory,
     RewardFactory,
     StampCardFactory,
 )
@@ -54,6 +56,7 @@ ALLOWED = {
     ("card-stamps", "post"): BOTH_GROUPS,
     ("card-redeem", "post"): BOTH_GROUPS,
     ("card-send-links", "post"): BOTH_GROUPS,
+    ("customer-reward-redeem", "post"): BOTH_GROUPS,
     ("coupon-list", "post"): BOTH_GROUPS,
     ("coupon-redeem", "post"): BOTH_GROUPS,
     ("transaction-list", "post"): CONFIGURATION,
@@ -114,7 +117,13 @@ def world(org):
     reward = RewardFactory(stamp_card=card.stamp_card, stamp_cost=1)
     stamps_add(organization=org, card=card, stamps=1, actor=SYSTEM)
     series = CouponSeries.objects.create(organization=org, description="Ten off")
+    # Funded in a programme of its own: the points route's refusal is seen on `enrollment`.
+    funded = EnrollmentFactory(customer=customer)
+    points_award(organization=org, enrollment=funded, points=1000, actor=SYSTEM)
     return {
+        "points_reward": PointsRewardFactory(
+            program=funded.program, coupon_series=series, points_cost=1
+        ),
         "customer": customer,
         "identifier": IdentifierFactory(source_account__customer=customer, type="cuid"),
         "channel": ChannelFactory(customer=customer),
@@ -181,6 +190,10 @@ def request_for(name: str, method: str, world: dict) -> tuple[str, dict]:
         ("card-stamps", "post"): (f"{card}/stamps/", {"stamps": 1}),
         ("card-redeem", "post"): (f"{card}/redeem/", {"reward_id": world["reward"].pk}),
         ("card-send-links", "post"): (f"{card}/send-links/", {}),
+        ("customer-reward-redeem", "post"): (
+            f"{customer}/rewards/{world['points_reward'].pk}/redeem/",
+            {},
+        ),
         ("coupon-list", "post"): (
             "/api/v1/coupons/",
             {"series_id": world["series"].pk, "customer_id": world["customer"].public_id},
@@ -298,6 +311,7 @@ def read_url(name: str, world: dict) -> str:
         ),
         "transaction-list": "/api/v1/transactions/",
         "customer-transactions": f"{customer}/transactions/",
+        "program-rewards": f"/api/v1/programs/{world['enrollment'].program_id}/rewards/",
         "stamp-card-list": "/api/v1/stamp-cards/",
         "stamp-card-detail": f"/api/v1/stamp-cards/{world['card'].stamp_card_id}/",
         "extended-field-list": "/api/v1/extended-fields/",

@@ -22,6 +22,7 @@ from tests.customers.factories import (
 from tests.loyalty.factories import (
     CustomerCardFactory,
     EnrollmentFactory,
+    PointsRewardFactory,
     RewardFactory,
 )
 
@@ -62,6 +63,9 @@ def organization_data(org, mark):
     status_label = StatusLabelFactory(organization=org, name=f"{mark}-label")
     series = CouponSeries.objects.create(organization=org, description=mark)
     coupon = coupon_issue(organization=org, series=series, customer=customer, actor=SYSTEM).coupon
+    points_reward = PointsRewardFactory(
+        program=enrollment.program, coupon_series=series, name=f"{mark} points reward"
+    )
     return {
         "customer": customer,
         "identifier": identifier,
@@ -73,6 +77,7 @@ def organization_data(org, mark):
         "field": field,
         "status_label": status_label,
         "coupon": coupon,
+        "points_reward": points_reward,
     }
 
 
@@ -87,7 +92,12 @@ def path_values(path: str, data: dict) -> dict:
         "extended-fields": data["field"].pk,
         "status-labels": data["status_label"].pk,
     }
-    values = {"customer_id": data["customer"].public_id, "code": data["card"].code}
+    values = {
+        "customer_id": data["customer"].public_id,
+        "code": data["card"].code,
+        "program_id": data["program"].pk,
+        "reward_id": data["points_reward"].pk,
+    }
     if first == "coupons":
         values["code"] = data["coupon"].code
     if "/identifiers/" in path:

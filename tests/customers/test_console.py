@@ -14,7 +14,7 @@ from crm.actors import Actor
 from customers.choices import CustomerStatus
 from customers.membership.merge import customer_merge
 from customers.models import AuditEvent, Customer, ExtendedFieldDefinition
-from loyalty.models import PointsTransaction
+from loyalty.models import PointsRewardRedemption, PointsTransaction
 from loyalty.services.points import points_award
 from tests.crm.factories import StaffFactory
 from tests.customers.factories import (
@@ -26,6 +26,7 @@ from tests.customers.factories import (
 from tests.loyalty.factories import (
     CustomerCardFactory,
     EnrollmentFactory,
+    PointsRewardFactory,
     RewardFactory,
 )
 
@@ -314,3 +315,31 @@ def test_a_blocked_customer_is_neither_awarded_points_nor_redeems_in_the_console
     )
     card.refresh_from_db()
     assert card.stamps == 5
+
+
+def test_staff_redeem_a_points_reward_from_the_360_page(agent, org):
+    customer = CustomerFactory(organization=org)
+    enrollment = EnrollmentFactory(customer=customer)
+    points_award(organization=org, enrollment=enrollment, points=300, actor=Actor("system"))
+    reward = PointsRewardFactory(program=enrollment.program, name="Free coffee", points_cost=120)
+    assert "Free coffee" in agent.get(overview(customer)).content.decode()
+
+    response = agent.post(action(customer, "points_reward"), {"reward": reward.pk})
+
+    redemption = PointsRewardRedemption.objects.get()
+    assert said(response) == (
+        f"Redeemed Free coffee for 120 points: coupon {redemption.coupon.code}; the balance is 180."
+    )
+    assert redemption.actor.endswith("agent")
+
+
+def test_the_console_says_why_a_points_reward_is_refused(agent, org):
+    customer = CustomerFactory(organization=org)
+    enrollment = EnrollmentFactory(customer=customer)
+    reward = PointsRewardFactory(program=enrollment.program, points_cost=120)
+
+    response = agent.post(action(customer, "points_reward"), {"reward": reward.pk})
+
+    assert said(response).startswith("Redeem a points reward: reward: ")
+    assert "costs 120 points" in said(response)
+    assert not PointsRewardRedemption.objects.exists()

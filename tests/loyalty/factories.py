@@ -3,7 +3,16 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from loyalty.models import CustomerCard, Enrollment, Program, Reward, StampCard, Tier
+from loyalty.models import (
+    CouponSeries,
+    CustomerCard,
+    Enrollment,
+    PointsReward,
+    Program,
+    Reward,
+    StampCard,
+    Tier,
+)
 from loyalty.transactions import EarningRule, Transaction
 from tests.crm.factories import OrganizationFactory
 from tests.customers.factories import CustomerFactory
@@ -86,3 +95,23 @@ class EarningRuleFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Rule {n}")
     kind = "base_rate"
     parameters = factory.LazyFunction(lambda: {"points": 1, "per": "1", "rounding": "down"})
+
+
+class CouponSeriesFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CouponSeries
+
+    organization = factory.SubFactory(OrganizationFactory)
+    description = factory.Sequence(lambda n: f"Coupon {n}")
+
+
+class PointsRewardFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PointsReward
+
+    program = factory.SubFactory(ProgramFactory)
+    name = factory.Sequence(lambda n: f"Points reward {n}")
+    points_cost = 100
+    coupon_series = factory.SubFactory(
+        CouponSeriesFactory, organization=factory.SelfAttribute("..program.organization")
+    )

@@ -4,14 +4,23 @@ import pytest
 
 from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
-from loyalty.models import CustomerCard, Enrollment, PointsTransaction, StampTransaction
+from loyalty.models import (
+    CustomerCard,
+    Enrollment,
+    PointsReward,
+    PointsRewardRedemption,
+    PointsTransaction,
+    StampTransaction,
+)
 from loyalty.services.points import points_award, points_deduct
+from loyalty.services.rewards_catalogue import points_reward_redeem
 from loyalty.services.stamps import card_enroll, reward_redeem, stamps_add
 from tests.concurrency import errors, run_concurrently
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import (
     CustomerCardFactory,
     EnrollmentFactory,
+    PointsRewardFactory,
     RewardFactory,
     StampCardFactory,
 )
@@ -139,3 +148,32 @@ def test_concurrent_card_issues_to_one_customer_issue_one_card():
     assert len(failures) == 9
     assert {getattr(f, "code", f) for f in failures} == {ErrorCode.ALREADY_ENROLLED}
     assert CustomerCard.objects.filter(customer=customer, stamp_card=template).count() == 1
+
+
+def test_concurrent_redemptions_of_the_last_points_reward_succeed_once():
+    reward = PointsRewardFactory(stock=1, points_cost=10)
+    org = reward.program.organization
+    enrollments = [
+        EnrollmentFactory(customer=CustomerFactory(organization=org), program=reward.program)
+        for _ in range(20)
+    ]
+    for enrollment in enrollments:
+        points_award(organization=org, enrollment=enrollment, points=10, actor=TILL)
+
+    outcomes = run_concurrently(
+        20,
+        lambda i: points_reward_redeem(
+            organization=org,
+            customer=enrollments[i].customer,
+            reward=PointsReward.objects.get(pk=reward.pk),
+            actor=TILL,
+        ),
+    )
+
+    failures = errors(outcomes)
+    assert len(failures) == 19
+    assert {f.code for f in failures if isinstance(f, DomainError)} == {ErrorCode.OUT_OF_STOCK}
+    reward.refresh_from_db()
+    assert reward.stock == 0
+    assert PointsRewardRedemption.objects.count() == 1
+    assert sum(Enrollment.objects.values_list("points_balance", flat=True)) == 190
