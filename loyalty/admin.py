@@ -16,7 +16,7 @@ from crm.admin_services import (
 from crm.tenancy import ReadOnlyAdminMixin, TenantScopedAdmin, TenantScopedMixin
 
 # Registers the points rewards pages: Django's autodiscovery imports this module only.
-from . import points_rewards_admin  # noqa: F401
+from . import admin_points_rewards  # noqa: F401
 from .admin_purchases import EarningRuleInline
 from .models import (
     CardLinkDelivery,

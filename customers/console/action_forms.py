@@ -8,7 +8,8 @@ from customers import selectors
 from customers.choices import CustomerStatus, ExtendedFieldType
 from customers.inputs import CustomerInput
 from customers.models import Customer, StatusLabel
-from loyalty.models import CouponSeries, PointsReward, Program, Reward, StampCard
+from loyalty.models import CouponSeries, Program, Reward, StampCard
+from loyalty.points_rewards import PointsReward
 from loyalty.services.points import MAX_POINTS
 from loyalty.services.stamps import MAX_STAMPS_PER_CALL
 

@@ -7,7 +7,8 @@ from rest_framework.response import Response
 from crm.api.base import OrganizationViewSet
 from crm.errors import DomainError, ErrorCode
 from customers.nested_views import CustomerChildViewSet
-from loyalty.models import PointsReward, PointsRewardRedemption, Program
+from loyalty.models import Program
+from loyalty.points_rewards import PointsReward, PointsRewardRedemption
 from loyalty.services.rewards_catalogue import points_reward_redeem
 
 from .serializers import SideEffectSerializer

@@ -18,7 +18,8 @@ from crm.models import Organization
 from customers.closure import customer_refuse_closed
 from customers.models import Customer
 
-from ..models import CouponSeries, Enrollment, PointsReward, PointsRewardRedemption, Program
+from ..models import CouponSeries, Enrollment, Program
+from ..points_rewards import PointsReward, PointsRewardRedemption
 from ..side_effects import SideEffect
 from .common import lock_enrollment, refuse_spending_blocked, require_tenant
 from .configuration import check_count, config_create, config_delete, config_update, required_text

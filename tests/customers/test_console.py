@@ -14,7 +14,8 @@ from crm.actors import Actor
 from customers.choices import CustomerStatus
 from customers.membership.merge import customer_merge
 from customers.models import AuditEvent, Customer, ExtendedFieldDefinition
-from loyalty.models import PointsRewardRedemption, PointsTransaction
+from loyalty.models import PointsTransaction
+from loyalty.points_rewards import PointsRewardRedemption
 from loyalty.services.points import points_award
 from tests.crm.factories import StaffFactory
 from tests.customers.factories import (

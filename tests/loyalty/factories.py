@@ -3,16 +3,8 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from loyalty.models import (
-    CouponSeries,
-    CustomerCard,
-    Enrollment,
-    PointsReward,
-    Program,
-    Reward,
-    StampCard,
-    Tier,
-)
+from loyalty.models import CouponSeries, CustomerCard, Enrollment, Program, Reward, StampCard, Tier
+from loyalty.points_rewards import PointsReward
 from loyalty.transactions import EarningRule, Transaction
 from tests.crm.factories import OrganizationFactory
 from tests.customers.factories import CustomerFactory

@@ -4,14 +4,8 @@ import pytest
 
 from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
-from loyalty.models import (
-    CustomerCard,
-    Enrollment,
-    PointsReward,
-    PointsRewardRedemption,
-    PointsTransaction,
-    StampTransaction,
-)
+from loyalty.models import CustomerCard, Enrollment, PointsTransaction, StampTransaction
+from loyalty.points_rewards import PointsReward, PointsRewardRedemption
 from loyalty.services.points import points_award, points_deduct
 from loyalty.services.rewards_catalogue import points_reward_redeem
 from loyalty.services.stamps import card_enroll, reward_redeem, stamps_add

@@ -10,7 +10,8 @@ from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
 from crm.models import ConfigurationChange
 from customers.choices import CustomerStatus
-from loyalty.models import PointsLot, PointsReward, PointsRewardRedemption, PointsTransaction
+from loyalty.models import PointsLot, PointsTransaction
+from loyalty.points_rewards import PointsReward, PointsRewardRedemption
 from loyalty.services.points import points_award
 from loyalty.services.programmes import program_delete
 from loyalty.services.rewards_catalogue import (

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from crm.models import ConfigurationChange
-from loyalty.models import PointsReward
+from loyalty.points_rewards import PointsReward
 from tests.loyalty.factories import CouponSeriesFactory, PointsRewardFactory, ProgramFactory
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@
 import pytest
 
 from crm.actors import SYSTEM
-from loyalty.models import PointsRewardRedemption
+from loyalty.points_rewards import PointsRewardRedemption
 from loyalty.services.points import points_award
 from tests.crm.factories import OrganizationFactory
 from tests.loyalty.factories import EnrollmentFactory, PointsRewardFactory, ProgramFactory

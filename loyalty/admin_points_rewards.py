@@ -7,7 +7,7 @@ from crm.admin_paging import LargeTableAdminMixin
 from crm.admin_services import ServiceAdminMixin, ServiceForm
 from crm.tenancy import ReadOnlyAdminMixin, TenantScopedAdmin
 
-from .models import PointsReward, PointsRewardRedemption
+from .points_rewards import PointsReward, PointsRewardRedemption
 from .services import rewards_catalogue
 
 EDITABLE = [
