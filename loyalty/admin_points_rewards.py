@@ -10,17 +10,8 @@ from crm.tenancy import ReadOnlyAdminMixin, TenantScopedAdmin
 from .points_rewards import PointsReward, PointsRewardRedemption
 from .services import rewards_catalogue
 
-EDITABLE = [
-    "name",
-    "description",
-    "points_cost",
-    "stock",
-    "per_customer_limit",
-    "active_from",
-    "active_until",
-    "coupon_series",
-    "active",
-]
+# What the services record but the programme, which the reward keeps.
+EDITABLE = [name for name in rewards_catalogue.POINTS_REWARD_FIELDS if name != "program"]
 VALIDATED = [
     "points_cost",
     "stock",
