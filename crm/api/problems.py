@@ -35,6 +35,10 @@ CONFLICTS = {
     ErrorCode.DUPLICATE_REFERENCE,
     ErrorCode.STORE_CODE_TAKEN,
     ErrorCode.EXTENDED_FIELD_TAKEN,
+    ErrorCode.STATUS_LABEL_TAKEN,
+    ErrorCode.DEFAULT_STATUS_LABEL_TAKEN,
+    ErrorCode.PROGRAM_TAKEN,
+    ErrorCode.TIER_TAKEN,
     # Merged or erased: the customer is still there (reads answer), but no longer changes.
     ErrorCode.CUSTOMER_CLOSED,
     # The customer's status label (or status) stops them earning or spending for now.

@@ -121,3 +121,16 @@ def test_another_organizations_label_is_not_found(api, other_org):
     url = f"/api/v1/status-labels/{theirs.pk}/"
     assert api.get(url).status_code == 404
     assert api.patch(url, {"may_spend": False}, format="json").status_code == 404
+
+
+def test_a_label_name_taken_is_a_conflict_naming_the_field(api, org):
+    StatusLabelFactory(organization=org, name="VIP")
+
+    response = api.post(
+        "/api/v1/status-labels/", {"name": "vip", "status": "active"}, format="json"
+    )
+
+    assert response.status_code == 409
+    assert [(e["field"], e["code"]) for e in response.json()["errors"]] == [
+        ("name", "status_label_taken")
+    ]
