@@ -5,6 +5,7 @@ so they can be printed on every run without being stored anywhere but as hashes.
 """
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import random
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import timezone
 
 from crm.actors import Actor
 from crm.models import ApiKey, Organization, Store, User
@@ -28,11 +30,31 @@ from customers.inputs import (
 from customers.membership.registration import customer_register
 from customers.models import Customer, StatusLabel
 from loyalty.models import CouponSeries, Program, Reward, StampCard, Tier
+from loyalty.points_rewards import PointsReward
+from loyalty.services.earning_rules import earning_rule_create
+from loyalty.services.purchases import transaction_record
+from loyalty.services.rewards_catalogue import points_reward_create
+from loyalty.transactions import EarningRule
 
 DEMO_SLUG = "demo"
 ADMIN_USERNAME = "admin"
 # Member-care staff of the demo organization, each in the group of the same name.
 STAFF_ROLES = ("agent", "supervisor")
+# The demo programme's earning rules: (name, kind, priority, parameters).
+EARNING_RULES = [
+    ("1 point per 10 spent", "base_rate", 100, {"points": 1, "per": "10", "rounding": "down"}),
+    ("Beans earn double", "category_multiplier", 100, {"category": "beans", "multiplier": "2"}),
+    ("Gold earns 1.5x", "tier_multiplier", 110, {"tier": 2, "multiplier": "1.5"}),
+    ("First purchase bonus", "first_purchase_bonus", 100, {"points": 50}),
+    ("At most 500 a purchase", "transaction_cap", 100, {"points": 500}),
+]
+# What the demo's customers buy: (sku, category, unit price in INR).
+MENU = [
+    ("LATTE", "coffee", "180.00"),
+    ("ESPRESSO", "coffee", "120.00"),
+    ("CROISSANT", "bakery", "150.00"),
+    ("BEANS-250", "beans", "650.00"),
+]
 FIRST_NAMES = ["Asha", "Ravi", "Mei", "Kenji", "Sara", "Tom", "Lina", "Omar", "Priya", "Jun"]
 LAST_NAMES = ["Rao", "Sharma", "Tanaka", "Lee", "Garcia", "Sawyer", "Chen", "Khan", "Iyer", "Park"]
 
@@ -96,6 +118,7 @@ def seed_demo(*, customers: int) -> DemoAccess:
     if created:
         Reward.objects.create(stamp_card=stamp_card, name="Free coffee", stamp_cost=5)
         Reward.objects.create(stamp_card=stamp_card, name="Free lunch", stamp_cost=10)
+    _demo_catalogue(organization, program)
     created_count = _demo_customers(organization, program, stamp_card, customers)
     return DemoAccess(
         admin_username=ADMIN_USERNAME,
@@ -123,7 +146,7 @@ def _demo_customers(
             continue
         rng = random.Random(i)  # noqa: S311 - demo data, reproducible by design
         mobile = demo_mobile(i)
-        customer_register(
+        registered = customer_register(
             organization=organization,
             data=CustomerInput(
                 first_name=FIRST_NAMES[i % len(FIRST_NAMES)],
@@ -154,8 +177,61 @@ def _demo_customers(
             ),
             actor=actor,
         )
+        _demo_purchases(organization, registered.customer, i, rng, actor)
         created += 1
     return created
+
+
+def _demo_catalogue(organization: Organization, program: Program) -> None:
+    """The demo programme's earning rules and a reward bought with points, made once."""
+    if not EarningRule.objects.filter(program=program).exists():
+        for name, kind, priority, parameters in EARNING_RULES:
+            earning_rule_create(
+                program=program,
+                name=name,
+                kind=kind,
+                parameters=parameters,
+                priority=priority,
+                active_from=None,
+                active_until=None,
+            )
+    if not PointsReward.objects.filter(program=program).exists():
+        voucher, _ = CouponSeries.objects.get_or_create(
+            organization=organization,
+            description="A free bag of beans",
+            defaults={"valid_days": 60},
+        )
+        points_reward_create(
+            program=program,
+            name="Bag of beans",
+            points_cost=300,
+            coupon_series=voucher,
+            stock=50,
+            per_customer_limit=2,
+        )
+
+
+def _demo_purchases(
+    organization: Organization, customer: Customer, index: int, rng: random.Random, actor: Actor
+) -> None:
+    """Up to three past purchases of the demo customer, each earning by the programme's rules."""
+    now = timezone.now()
+    for number in range(rng.randrange(4)):
+        items = rng.sample(MENU, rng.randrange(1, 3))
+        transaction_record(
+            organization=organization,
+            customer=customer,
+            store_code=rng.choice(["bukl.till", "mg-road.till"]),
+            external_id=f"demo-{index:05d}-{number}",
+            occurred_at=now - dt.timedelta(days=rng.randrange(1, 90), minutes=index),
+            currency="INR",
+            lines=[
+                {"sku": sku, "category": category, "quantity": 1, "unit_price": price}
+                for sku, category, price in items
+            ],
+            channel=Source.INSTORE,
+            actor=actor,
+        )
 
 
 # Multiplying by a number prime to 10**8 shuffles 0..10**8-1 onto itself: every index has its

@@ -8,6 +8,8 @@ from crm.services import api_key_digest
 from customers.demo import DEMO_SLUG, MAX_DEMO_CUSTOMERS, demo_mobile
 from customers.models import Customer, Identifier
 from loyalty.models import CustomerCard, Enrollment, PointsTransaction, Tier
+from loyalty.points_rewards import PointsReward
+from loyalty.transactions import EarningRule, Transaction
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +34,9 @@ def counts():
             Tier,
             PointsTransaction,
             CustomerCard,
+            EarningRule,
+            Transaction,
+            PointsReward,
         )
     ]
 
@@ -52,6 +57,18 @@ def test_seed_demo_loads_a_working_organization_once():
     assert customer.cards.get().stamps == 1
     assert "12 customers added" in output
     assert "0 customers added" in again
+
+
+def test_seed_demo_has_purchases_that_earned_by_its_rules_and_a_points_reward():
+    run("seed_demo", "--customers", "12")
+
+    organization = Organization.objects.get(slug=DEMO_SLUG)
+    assert EarningRule.objects.filter(program__organization=organization).count() == 5
+    purchases = Transaction.objects.filter(organization=organization)
+    assert purchases.count() > 0
+    earned = PointsTransaction.objects.filter(purchase__organization=organization)
+    assert {row.purchase_id for row in earned} == set(purchases.values_list("pk", flat=True))
+    assert PointsReward.objects.get(program__organization=organization).points_cost == 300
 
 
 def test_demo_mobiles_are_unique_at_any_size():
