@@ -14,6 +14,7 @@ from django import forms
 from django_filters import fields as filter_fields
 from django_filters import rest_framework as filters
 from drf_spectacular.drainage import set_override
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from crm.errors import DomainError
@@ -25,6 +26,7 @@ RFC3339_DATE_TIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
 )
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+AMOUNT = re.compile(r"[0-9]{1,14}(\.[0-9]{1,4})?")
 API_TRUE_WORDS = frozenset({"true"})
 API_FALSE_WORDS = frozenset({"false"})
 
@@ -176,3 +178,19 @@ class IdConverter:
 
     def to_url(self, value: int) -> str:
         return str(value)
+
+
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": f"^{AMOUNT.pattern}$", "example": "12.50"}
+)
+class AmountField(serializers.DecimalField):
+    """A body's amount of money: a decimal string, as the schema's pattern says (a JSON number
+    would have passed through binary floating point on its way)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=18, decimal_places=4, **kwargs)
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str) or not AMOUNT.fullmatch(value):
+            self.fail("invalid")
+        return super().to_internal_value(value)

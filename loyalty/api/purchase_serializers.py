@@ -2,9 +2,9 @@
 
 from rest_framework import serializers
 
-from crm.api.fields import DateTimeField
+from crm.api.fields import AmountField, DateTimeField
 from crm.api.serializers import InputSerializer
-from customers.choices import Source
+from customers.choices import IdentifierType, Source
 from loyalty.api.serializers import WarningSerializer
 from loyalty.choices import EarningKind
 
@@ -12,7 +12,7 @@ from loyalty.choices import EarningKind
 
 
 class IdentifierRefSerializer(InputSerializer):
-    type = serializers.CharField()
+    type = serializers.ChoiceField(IdentifierType.choices)
     value = serializers.CharField()
 
 
@@ -22,10 +22,8 @@ class LineInputSerializer(InputSerializer):
     sku = serializers.CharField(max_length=64)
     category = serializers.CharField(max_length=64, required=False)
     quantity = serializers.IntegerField(min_value=1)
-    unit_price = serializers.DecimalField(max_digits=18, decimal_places=4)
-    line_amount = serializers.DecimalField(
-        max_digits=18,
-        decimal_places=4,
+    unit_price = AmountField()
+    line_amount = AmountField(
         required=False,
         help_text="What the line cost after discounts; quantity x unit_price when not given.",
     )
@@ -38,7 +36,7 @@ class TransactionInputSerializer(InputSerializer):
     identifier = IdentifierRefSerializer(required=False)
     external_id = serializers.CharField(help_text="The seller's id: a purchase is recorded once.")
     occurred_at = DateTimeField()
-    currency = serializers.CharField(help_text="ISO 4217, e.g. EUR.")
+    currency = serializers.RegexField(r"^[A-Z]{3}$", help_text="ISO 4217, e.g. EUR.")
     store = serializers.CharField(
         required=False, allow_null=True, default=None, help_text="The store's code."
     )
@@ -59,7 +57,7 @@ class SimulateInputSerializer(InputSerializer):
         help_text="Whose tier, birthday and first purchase count; without one, none does.",
     )
     occurred_at = DateTimeField(required=False, allow_null=True, default=None)
-    currency = serializers.CharField()
+    currency = serializers.RegexField(r"^[A-Z]{3}$", help_text="ISO 4217, e.g. EUR.")
     store = serializers.CharField(required=False, allow_null=True, default=None)
     lines = LineInputSerializer(many=True)
 

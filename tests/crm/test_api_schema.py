@@ -35,8 +35,10 @@ CONFIG = Path(__file__).resolve().parents[2] / "schemathesis.toml"
 
 # 400s a schema-valid request may get, for what JSON Schema cannot say: that a value is a real
 # email address or phone number when its `type` says so, that a name or id refers to a row of the
-# organization, and that only enum extended fields have allowed values.
+# organization, that only enum extended fields have allowed values, that an amount has no more
+# decimals than its currency, and that a purchase names its customer one way, not two.
 REFUSED_BEYOND_THE_SCHEMA = {
+    "amount_invalid",
     "email_invalid",
     "phone_invalid",
     "program_unknown",
@@ -46,7 +48,7 @@ REFUSED_BEYOND_THE_SCHEMA = {
     "referral_code_unknown",
     "extended_field_unknown",
 }
-RULES_BEYOND_THE_SCHEMA = {("allowed_values", "invalid")}
+RULES_BEYOND_THE_SCHEMA = {("allowed_values", "invalid"), ("customer", "invalid")}
 
 settings.register_profile(
     "api-fuzz-ci",

@@ -260,3 +260,21 @@ def test_a_purchase_of_a_customer_who_may_not_earn_is_recorded_and_earns_nothing
 
     assert again.status_code == 200
     assert again.json()["warnings"] == reply["warnings"]
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ({"sku": "A", "quantity": 1, "unit_price": ""}, "lines[0].unit_price"),
+        ({"sku": "A", "quantity": 1, "unit_price": 12.5}, "lines[0].unit_price"),
+        (
+            {"sku": "A", "quantity": 1, "unit_price": "1", "line_amount": "-1"},
+            "lines[0].line_amount",
+        ),
+    ],
+)
+def test_an_amount_is_a_decimal_string_as_the_schema_says(api, org, enrollment, line, field):
+    response = api.post(URL, body(enrollment.customer, lines=[line]), format="json")
+
+    assert response.status_code == 400
+    assert field in [error["field"] for error in response.json()["errors"]]
