@@ -30,6 +30,11 @@ def add_service_error(form: forms.BaseForm, error: DomainError, renamed=None) ->
     )
 
 
+def edited(data: dict, names: list[str]) -> dict:
+    """The form's values of the fields the services take by those names."""
+    return {name: data[name] for name in names}
+
+
 def staff_actor(request) -> Actor:
     return Actor.staff(request.user, request_id=getattr(request, "request_id", ""))
 

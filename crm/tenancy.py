@@ -8,8 +8,9 @@ Superusers see every organization.
 
 from django.contrib import admin
 from django.contrib.admin.utils import get_fields_from_path
+from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 
 def tenant_path(model: type[Model]) -> str:
@@ -83,6 +84,17 @@ class TenantScopedMixin:
 
 class TenantScopedAdmin(TenantScopedMixin, admin.ModelAdmin):
     pass
+
+
+def viewed_object(model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str) -> Model:
+    """The object of a page of its own that an admin adds (a report, a preview): 404 when the
+    user's organization has no such object, 403 without the permission to view it."""
+    obj = model_admin.get_object(request, object_id)
+    if obj is None:
+        raise Http404(f"No such {model_admin.opts.verbose_name}.")
+    if not model_admin.has_view_or_change_permission(request, obj):
+        raise PermissionDenied
+    return obj
 
 
 class ReadOnlyAdminMixin:

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import random
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -103,6 +104,8 @@ def seed_demo(*, customers: int) -> DemoAccess:
             "welcome_coupon_series": welcome_offer,
             "referrer_points": 100,
             "referee_points": 50,
+            "point_value": Decimal("0.25"),
+            "point_value_currency": "INR",
         },
     )
     tiers = [("Silver", None), ("Gold", 1000), ("Platinum", 5000)]

@@ -1,4 +1,5 @@
-"""Loyalty configuration (programmes, tiers, stamp cards, rewards) and read-only ledgers.
+"""Loyalty configuration (coupon series, stamp cards, rewards) and read-only ledgers; programmes
+and tiers are in admin_programmes.
 
 Ledgers and running totals change only through the loyalty services, never by editing rows.
 """
@@ -12,12 +13,12 @@ from crm.admin_services import (
     ServiceForm,
     ServiceInlineForm,
     ServiceInlineFormSet,
+    edited,
 )
 from crm.tenancy import ReadOnlyAdminMixin, TenantScopedAdmin, TenantScopedMixin
 
-# Registers the points rewards pages: Django's autodiscovery imports this module only.
-from . import admin_points_rewards  # noqa: F401
-from .admin_purchases import EarningRuleInline
+# Register the programme and points reward pages: Django's autodiscovery imports this module only.
+from . import admin_points_rewards, admin_programmes  # noqa: F401
 from .models import (
     CardLinkDelivery,
     Coupon,
@@ -26,128 +27,12 @@ from .models import (
     Enrollment,
     PointsLot,
     PointsTransaction,
-    Program,
     Reward,
     StampCard,
     StampTransaction,
-    Tier,
     TierChange,
 )
-from .services import coupon_series, programmes, stamp_cards
-
-
-def edited(data: dict, names: list[str]) -> dict:
-    """The form's values of the fields the services take by those names."""
-    return {name: data[name] for name in names}
-
-
-# Tiers and rewards are edited both inline, on their programme or stamp card, and on pages of
-# their own: the two share these.
-TIER_EDITABLE = ["number", "name", "points_threshold"]
-
-
-def tier_check(tier: Tier | None, program: Program, data: dict) -> None:
-    programmes.tier_validate(program=program, **edited(data, TIER_EDITABLE), tier=tier)
-
-
-def tier_create(program: Program, data: dict, actor) -> Tier:
-    return programmes.tier_create(program=program, **edited(data, TIER_EDITABLE), actor=actor)
-
-
-def tier_update(tier: Tier, data: dict, actor) -> Tier:
-    return programmes.tier_update(tier=tier, **edited(data, TIER_EDITABLE), actor=actor)
-
-
-class TierInlineForm(ServiceInlineForm):
-    class Meta:
-        model = Tier
-        fields = TIER_EDITABLE
-
-    def check(self):
-        tier_check(self.instance if self.instance.pk else None, self.parent, self.cleaned_data)
-
-
-class TierFormSet(ServiceInlineFormSet):
-    def create(self, data, actor):
-        return tier_create(self.instance, data, actor)
-
-    def update(self, obj, data, actor):
-        return tier_update(obj, data, actor)
-
-    def delete(self, obj, actor):
-        programmes.tier_delete(tier=obj, actor=actor)
-
-
-class TierInline(TenantScopedMixin, admin.TabularInline):
-    model = Tier
-    form = TierInlineForm
-    formset = TierFormSet
-    extra = 0
-
-
-PROGRAM_EDITABLE = list(programmes.PROGRAM_FIELDS)
-
-
-class ProgramForm(ServiceForm):
-    class Meta:
-        model = Program
-        fields = ["organization", *PROGRAM_EDITABLE]
-
-    def check(self):
-        program = self.instance if self.instance.pk else None
-        data = self.cleaned_data
-        programmes.program_validate(
-            organization=program.organization if program else data["organization"],
-            name=data["name"],
-            welcome_points=data["welcome_points"],
-            welcome_coupon_series=data["welcome_coupon_series"],
-            referrer_points=data["referrer_points"],
-            referee_points=data["referee_points"],
-            program=program,
-        )
-
-
-@admin.register(Program)
-class ProgramAdmin(ServiceAdminMixin, TenantScopedAdmin):
-    form = ProgramForm
-    list_display = [
-        "name",
-        "organization",
-        "active",
-        "welcome_points",
-        "referrer_points",
-        "referee_points",
-    ]
-    list_filter = ["active", "organization"]
-    list_select_related = ["organization"]
-    search_fields = ["name"]
-    fieldsets = [
-        (None, {"fields": ["organization", "name", "description", "active"]}),
-        ("Welcome offer", {"fields": ["welcome_points", "welcome_coupon_series"]}),
-        (
-            "Referrals",
-            {
-                "fields": ["referrer_points", "referee_points"],
-                "description": "Points given when a new member registers with a member's "
-                "referral code and joins this programme.",
-            },
-        ),
-    ]
-    inlines = [TierInline, EarningRuleInline]
-
-    def create(self, data, actor):
-        return programmes.program_create(
-            organization=data["organization"],
-            **edited(data, PROGRAM_EDITABLE),
-            actor=actor,
-        )
-
-    def update(self, obj, data, actor):
-        return programmes.program_update(program=obj, **edited(data, PROGRAM_EDITABLE), actor=actor)
-
-    def delete(self, obj, actor):
-        programmes.program_delete(program=obj, actor=actor)
-
+from .services import coupon_series, stamp_cards
 
 COUPON_SERIES_EDITABLE = list(coupon_series.COUPON_SERIES_FIELDS)
 
@@ -197,37 +82,6 @@ class CouponAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantScopedAdmin):
     list_filter = ["series"]
     list_select_related = ["series", "customer"]
     search_fields = ["code", "customer__email", "customer__public_id"]
-
-
-class TierForm(ServiceForm):
-    class Meta:
-        model = Tier
-        fields = ["program", *TIER_EDITABLE]
-
-    def check(self):
-        tier = self.instance if self.instance.pk else None
-        tier_check(tier, tier.program if tier else self.cleaned_data["program"], self.cleaned_data)
-
-
-@admin.register(Tier)
-class TierAdmin(ServiceAdminMixin, TenantScopedAdmin):
-    """A tier stays in the programme it was created in."""
-
-    form = TierForm
-    list_display = ["program", "number", "name"]
-    list_select_related = ["program"]
-    search_fields = ["name", "program__name"]
-
-    fixed_after_create = ("program",)
-
-    def create(self, data, actor):
-        return tier_create(data["program"], data, actor)
-
-    def update(self, obj, data, actor):
-        return tier_update(obj, data, actor)
-
-    def delete(self, obj, actor):
-        programmes.tier_delete(tier=obj, actor=actor)
 
 
 class PointsTransactionInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -285,6 +139,8 @@ class PointsTransactionAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantSco
     search_fields = ["reference", "enrollment__customer__email"]
 
 
+# Rewards are edited both inline, on their stamp card, and on pages of their own: the two share
+# these.
 REWARD_EDITABLE = ["name", "stamp_cost", "active"]
 
 

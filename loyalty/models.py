@@ -7,6 +7,7 @@ of its ledger, changed only in the transaction that appends the ledger row, unde
 """
 
 import secrets
+from decimal import Decimal
 
 from django.db import models
 from django.db.models import Q
@@ -85,12 +86,20 @@ class Program(models.Model):
     referee_points = models.PositiveIntegerField(
         default=0, help_text="Points for a new member who registers with a referral code."
     )
+    # What the points outstanding are worth (the programme's liability); 0: not configured.
+    point_value = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal(0))
+    point_value_currency = models.CharField(max_length=3, blank=True, help_text="e.g. EUR.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["organization", "name"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "name"], name="uniq_program_name"),
+            models.CheckConstraint(
+                condition=Q(point_value__gte=0)
+                & (Q(point_value_currency="") | Q(point_value_currency__regex=r"^[A-Z]{3}$")),
+                name="program_point_value_valid",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,15 +1,23 @@
 """Reads of loyalty data."""
 
+import datetime as dt
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import NamedTuple
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import DateField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, TruncMonth
+from django.utils import timezone
 
 from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
+from customers.models import Customer
 
-from .models import CustomerCard, Reward
+from .choices import PointsKind
+from .models import CustomerCard, PointsTransaction, Program, Reward
+from .services.purchase_input import in_minor_units
+from .transactions import Transaction
 
 
 def cards_with_rewards() -> QuerySet[CustomerCard]:
@@ -111,3 +119,99 @@ def card_view(card: CustomerCard) -> CardView:
         created_at=card.created_at,
         active_rewards=[RewardView(r.pk, r.name, r.stamp_cost) for r in rewards],
     )
+
+
+# --- purchases ---------------------------------------------------------------------------------
+
+
+def customer_purchases(customer: Customer) -> QuerySet[Transaction]:
+    """The customer's purchases, newest first, each with its store and `points`: what it earned,
+    in every programme, in one query however many there are."""
+    earned = (
+        PointsTransaction.objects.filter(purchase=OuterRef("pk"), kind=PointsKind.AWARD)
+        .order_by()
+        .values("purchase")
+        .annotate(total=Sum("points"))
+        .values("total")
+    )
+    return (
+        Transaction.objects.filter(customer=customer)
+        .select_related("store")
+        .annotate(points=Coalesce(Subquery(earned), Value(0)))
+        .order_by("-occurred_at", "-pk")
+    )
+
+
+# --- a programme's points by month -------------------------------------------------------------
+
+REPORT_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class MonthPoints:
+    month: dt.date  # its first day
+    issued: int  # awards
+    redeemed: int  # deductions, as a positive number
+    expired: int  # as a positive number
+    outstanding: int  # the programme's balance at the month's end
+
+
+@dataclass(frozen=True)
+class PointsReport:
+    program: Program
+    months: list[MonthPoints]  # oldest first, ending with the current month
+    outstanding: int  # now
+
+    @property
+    def liability(self) -> Decimal | None:
+        """What the points outstanding are worth, to the currency's minor unit (half up); None
+        when the value of a point is not configured."""
+        program = self.program
+        if not program.point_value:
+            return None
+        return in_minor_units(self.outstanding * program.point_value, program.point_value_currency)
+
+
+def month_starts(today: dt.date, count: int) -> list[dt.date]:
+    """The first days of the `count` months ending with today's, oldest first."""
+    months = []
+    year, month = today.year, today.month
+    for _ in range(count):
+        months.append(dt.date(year, month, 1))
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return months[::-1]
+
+
+def program_points_report(program: Program, *, months: int = REPORT_MONTHS) -> PointsReport:
+    """The points the programme issued, redeemed and expired in each of the last `months` months
+    (in the server's time zone), and its balance at each month's end: one query, grouped by
+    month over the programme's whole ledger (the balance counts every month before too)."""
+    by_month = {
+        row["month"]: row
+        for row in PointsTransaction.objects.filter(enrollment__program=program)
+        .annotate(month=TruncMonth("created_at", output_field=DateField()))
+        .order_by()
+        .values("month")
+        .annotate(
+            issued=Sum("points", filter=Q(kind=PointsKind.AWARD)),
+            redeemed=Sum("points", filter=Q(kind=PointsKind.DEDUCT)),
+            expired=Sum("points", filter=Q(kind=PointsKind.EXPIRE)),
+            net=Sum("points"),
+        )
+    }
+    starts = month_starts(timezone.localdate(), months)
+    balance = sum(row["net"] for month, row in by_month.items() if month < starts[0])
+    shown = []
+    for start in starts:
+        row = by_month.get(start, {})
+        balance += row.get("net") or 0
+        shown.append(
+            MonthPoints(
+                month=start,
+                issued=row.get("issued") or 0,
+                redeemed=-(row.get("redeemed") or 0),
+                expired=-(row.get("expired") or 0),
+                outstanding=balance,
+            )
+        )
+    return PointsReport(program=program, months=shown, outstanding=balance)

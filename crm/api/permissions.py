@@ -72,6 +72,7 @@ ROUTE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "program-earning-rules": {"GET": ("loyalty.view_earningrule",)},
     # Writes nothing: what a purchase would earn is read from the programme's rules.
     "program-simulate": {"POST": ("loyalty.view_earningrule",)},
+    # Supervisors' (the console's "Add a missing purchase"), and integrators'.
     "transaction-list": {
         "GET": ("loyalty.view_transaction",),
         "POST": ("loyalty.add_transaction",),

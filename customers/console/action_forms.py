@@ -2,10 +2,17 @@
 rows (or their organization's).
 """
 
-from django import forms
+import re
+import secrets
 
+from django import forms
+from django.utils import timezone
+
+from crm.admin_services import add_service_error
+from crm.errors import DomainError
+from crm.models import Store
 from customers import selectors
-from customers.choices import CustomerStatus, ExtendedFieldType
+from customers.choices import CustomerStatus, ExtendedFieldType, Source
 from customers.inputs import CustomerInput
 from customers.models import Customer, StatusLabel
 from loyalty.models import CouponSeries, Program, Reward, StampCard
@@ -202,3 +209,62 @@ class FieldsForm(CustomerForm):
         custom = self.cleaned_data["custom_fields"]
         removed = {key: None for key in self.customer.custom_fields if key not in custom}
         return CustomerInput(extended_fields=extended, custom_fields={**removed, **custom})
+
+
+# A refusal of one of a purchase's lines names it: "lines[0].unit_price".
+LINE_ERROR = re.compile(r"lines\[(?P<index>[0-9]+)\]\.(?P<name>\w+)")
+# What a datetime-local input holds.
+LOCAL_DATETIME = "%Y-%m-%dT%H:%M"
+
+
+class PurchaseForm(CustomerForm):
+    """A purchase of the customer that did not reach the CRM. The external id is made when the
+    form is shown (and may be changed to the receipt's): the form sent twice records it once."""
+
+    external_id = forms.CharField(
+        max_length=64, label="External id", help_text="The seller's id of the purchase."
+    )
+    occurred_at = forms.DateTimeField(
+        label="Date",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=LOCAL_DATETIME),
+    )
+    store = forms.ModelChoiceField(queryset=None, required=False, empty_label="No store")
+    channel = forms.ChoiceField(choices=Source.choices, initial=Source.INSTORE)
+    currency = forms.CharField(max_length=3, help_text="e.g. EUR.")
+    lines = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One item a line: SKU, category, quantity, unit price, e.g. "
+        "RUN-1, shoes, 1, 1200.00 (the category may be left empty).",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["store"].queryset = Store.objects.filter(
+            organization_id=self.customer.organization_id
+        )
+        self.initial.setdefault("external_id", f"staff-{secrets.token_hex(6)}")
+        self.initial.setdefault("occurred_at", timezone.localtime())
+
+    def clean_lines(self) -> list[dict]:
+        """The items as the purchase service takes them; their values are its to check."""
+        items = []
+        given = (line for line in self.cleaned_data["lines"].splitlines() if line.strip())
+        for number, line in enumerate(given, 1):
+            parts = [part.strip() for part in line.split(",")]
+            if len(parts) != 4:
+                raise forms.ValidationError(
+                    f"Item {number}: write it as SKU, category, quantity, unit price."
+                )
+            sku, category, quantity, unit_price = parts
+            items.append(
+                {"sku": sku, "category": category, "quantity": quantity, "unit_price": unit_price}
+            )
+        return items
+
+    def add_service_error(self, error: DomainError) -> None:
+        """The service's refusal on the field it names; an item's on the lines, saying which."""
+        if line := LINE_ERROR.fullmatch(error.field or ""):
+            what = line["name"].replace("_", " ")
+            self.add_error("lines", f"Item {int(line['index']) + 1}, {what}: {error.message}")
+        else:
+            add_service_error(self, error)

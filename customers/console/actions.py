@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django import forms
 
 from crm.actors import Actor
-from crm.errors import DomainError
+from crm.errors import DomainError, ErrorCode
 from customers.console.action_forms import (
     CardForm,
     CouponForm,
@@ -29,6 +29,7 @@ from loyalty.services.card_links import card_links_send
 from loyalty.services.coupons import coupon_issue
 from loyalty.services.enrolments import enrollment_create
 from loyalty.services.points import points_award, points_deduct
+from loyalty.services.purchases import transaction_record
 from loyalty.services.rewards_catalogue import points_reward_redeem
 from loyalty.services.stamps import card_enroll, reward_redeem, stamps_add
 
@@ -141,6 +142,39 @@ def _status(customer, form, actor):
 def _fields(customer, form, actor):
     customer_update(customer=customer, data=form.as_input(), actor=actor)
     return "Fields saved."
+
+
+# Adding a purchase that did not reach the CRM is a supervisor's: it earns points by the rules.
+PURCHASE_PERMISSION = "loyalty.add_transaction"
+
+
+def purchase_add(customer: Customer, form: forms.Form, actor: Actor) -> str:
+    """Records the purchase of the form (a PurchaseForm) as the staff member, through the
+    purchase service; its external id recorded before, nothing more is recorded or earned."""
+    data = form.cleaned_data
+    result = transaction_record(
+        organization=customer.organization,
+        customer=customer,
+        store_code=data["store"].code if data["store"] else None,
+        external_id=data["external_id"],
+        occurred_at=data["occurred_at"],
+        currency=data["currency"],
+        lines=data["lines"],
+        channel=data["channel"],
+        actor=actor,
+    )
+    purchase = result.transaction
+    if purchase.customer_id != customer.pk:
+        raise DomainError(
+            ErrorCode.EXTERNAL_ID_TAKEN,
+            f"Purchase {purchase.external_id} is another customer's.",
+            field="external_id",
+        )
+    if not result.created:
+        return f"Purchase {purchase.external_id} was recorded before: nothing more was earned."
+    earned = sum(earning.points for earning in result.earnings)
+    recorded = f"Recorded purchase {purchase.external_id}: {earned} points earned."
+    return " ".join([recorded, *warning_messages(result.warnings)])
 
 
 ACTIONS = {

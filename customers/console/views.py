@@ -17,9 +17,10 @@ from django.views.decorators.http import require_POST
 
 from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
+from crm.tenancy import viewed_object
 from customers import selectors
-from customers.console.action_forms import FieldsForm
-from customers.console.actions import ACTIONS
+from customers.console.action_forms import FieldsForm, PurchaseForm
+from customers.console.actions import ACTIONS, PURCHASE_PERMISSION, purchase_add
 from customers.membership.documents import customer_overview
 from customers.membership.erasure import customer_erase
 from customers.membership.merge import customer_merge, merge_plan
@@ -50,23 +51,20 @@ class ConsoleMixin:
                 wrap(require_POST(self.action_view)),
                 name=f"{name}_action",
             ),
+            path("<path:object_id>/purchase/", wrap(self.purchase_view), name=f"{name}_purchase"),
             path("<path:object_id>/merge/", wrap(self.merge_view), name=f"{name}_merge"),
             path("<path:object_id>/erase/", wrap(self.erase_view), name=f"{name}_erase"),
             *super().get_urls(),
         ]
 
     def _customer(self, request, object_id) -> Customer:
-        customer = self.get_object(request, object_id)
-        if customer is None:
-            raise Http404("No such customer.")
-        if not self.has_view_or_change_permission(request, customer):
-            raise PermissionDenied
-        return customer
+        return viewed_object(self, request, object_id)
 
     def overview_url(self, customer: Customer) -> str:
         return reverse("admin:customers_customer_360", args=[customer.pk])
 
-    def overview_view(self, request, object_id):
+    def overview_view(self, request, object_id, purchase_form: PurchaseForm | None = None):
+        """The 360 page; `purchase_form`, a purchase the services refused, with its errors."""
         customer = self._customer(request, object_id)
         if customer.merged_into_id is not None:
             messages.info(
@@ -76,6 +74,10 @@ class ConsoleMixin:
             return redirect(self.overview_url(customer.merged_into))
         overview = customer_overview(customer)
         user = request.user
+        if purchase_form is None and user.has_perm(PURCHASE_PERMISSION):
+            # In the currency of the customer's latest purchase, if any.
+            latest = overview.purchases[0].currency if overview.purchases else ""
+            purchase_form = PurchaseForm(customer=customer, initial={"currency": latest})
         action_forms = [
             (name, action.label, action.form(customer=customer), user.has_perm(action.permission))
             for name, action in ACTIONS.items()
@@ -90,6 +92,7 @@ class ConsoleMixin:
             "overview": overview,
             "action_forms": action_forms,
             "fields_form": FieldsForm(customer=customer, definitions=overview.definitions),
+            "purchase_form": purchase_form,
             "can_merge": user.has_perm("customers.merge_customer"),
             "can_erase": user.has_perm("customers.erase_customer"),
             "can_change": self.has_change_permission(request, customer),
@@ -120,6 +123,29 @@ class ConsoleMixin:
         else:
             messages.success(request, done)
         return HttpResponseRedirect(back)
+
+    def purchase_view(self, request, object_id):
+        """Adds a purchase that did not reach the CRM (a supervisor's): refused, the 360 page
+        shows the form again with each error on its field."""
+        customer = self._customer(request, object_id)
+        if not request.user.has_perm(PURCHASE_PERMISSION):
+            raise PermissionDenied
+        back = self.overview_url(customer)
+        if request.method != "POST":
+            return HttpResponseRedirect(back)
+        form = PurchaseForm(request.POST, customer=customer)
+        if form.is_valid():
+            try:
+                done = purchase_add(customer, form, Actor.staff(request.user))
+            except DomainError as error:
+                if error.code == ErrorCode.CUSTOMER_CLOSED:
+                    messages.error(request, "Add a purchase: this customer was merged or erased.")
+                    return HttpResponseRedirect(back)
+                form.add_service_error(error)
+            else:
+                messages.success(request, done)
+                return HttpResponseRedirect(back + "#purchases")
+        return self.overview_view(request, object_id, purchase_form=form)
 
     # --- history ----------------------------------------------------------------------------
 

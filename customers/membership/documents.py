@@ -20,7 +20,14 @@ from customers.selectors import (
     import_event,
 )
 from loyalty.models import Coupon, Enrollment, PointsTransaction
-from loyalty.selectors import CardView, RewardView, card_view, cards_with_rewards
+from loyalty.selectors import (
+    CardView,
+    RewardView,
+    card_view,
+    cards_with_rewards,
+    customer_purchases,
+)
+from loyalty.services.purchase_input import in_minor_units
 
 # --- the customer document ---------------------------------------------------------------------
 #
@@ -282,6 +289,7 @@ def _sqlite_export(document: dict) -> None:
 # --- the member-care overview ------------------------------------------------------------------
 
 LEDGER_ROWS_SHOWN = 5
+PURCHASES_SHOWN = 10
 HISTORY_SHOWN = 50
 REFERRALS_SHOWN = 10
 
@@ -295,6 +303,7 @@ class Overview:
     channels: list
     definitions: dict[str, ExtendedFieldDefinition]
     enrollments: list  # each with .latest_rows, its newest ledger rows
+    purchases: list  # the newest, each with .points, what it earned, and .total, its amount
     cards: list  # each with .view, a CardView
     coupons: list
     referrals: list
@@ -317,6 +326,9 @@ def customer_overview(customer: Customer) -> Overview:
     )
     for enrollment in enrollments:
         enrollment.latest_rows.sort(key=lambda row: (row.created_at, row.pk), reverse=True)
+    purchases = list(customer_purchases(customer)[:PURCHASES_SHOWN])
+    for purchase in purchases:
+        purchase.total = in_minor_units(purchase.total_amount, purchase.currency)
     cards = list(cards_with_rewards().filter(customer=customer).order_by("created_at", "pk"))
     for card in cards:
         card.view = card_view(card)
@@ -331,6 +343,7 @@ def customer_overview(customer: Customer) -> Overview:
         channels=list(customer.channels.order_by("type", "-primary", "pk")),
         definitions=extended_field_definitions(organization=customer.organization),
         enrollments=enrollments,
+        purchases=purchases,
         cards=cards,
         coupons=list(
             Coupon.objects.filter(customer=customer)

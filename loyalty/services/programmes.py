@@ -1,5 +1,7 @@
 """Configuring programmes and their tiers."""
 
+from decimal import Decimal
+
 from django.db import IntegrityError, transaction
 
 from crm.actors import SYSTEM, Actor
@@ -9,6 +11,7 @@ from crm.models import Organization
 from ..models import CouponSeries, Program, Tier
 from .common import require_tenant
 from .configuration import check_count, config_create, config_delete, config_update, required_text
+from .purchase_input import CURRENCY
 from .rewards_catalogue import POINTS_REWARD_FIELDS
 
 PROGRAM_FIELDS = (
@@ -19,8 +22,39 @@ PROGRAM_FIELDS = (
     "welcome_coupon_series",
     "referrer_points",
     "referee_points",
+    "point_value",
+    "point_value_currency",
 )
 TIER_FIELDS = ("program", "number", "name", "points_threshold")
+
+
+MAX_POINT_VALUE = Decimal(10) ** 8  # what the column (12 digits, 4 after the point) holds
+
+
+def point_value_validate(point_value: Decimal, currency: str) -> None:
+    """What a point is worth: from 0 (not configured), in a currency when it is worth more."""
+    if (
+        not isinstance(point_value, Decimal)
+        or not 0 <= point_value < MAX_POINT_VALUE
+        or point_value.as_tuple().exponent < -4
+    ):
+        raise DomainError(
+            ErrorCode.INVALID,
+            f"An amount from 0 to under {MAX_POINT_VALUE}, with at most 4 decimals.",
+            field="point_value",
+        )
+    if currency and not CURRENCY.fullmatch(currency):
+        raise DomainError(
+            ErrorCode.INVALID,
+            "An ISO 4217 code of 3 capital letters, e.g. EUR.",
+            field="point_value_currency",
+        )
+    if point_value and not currency:
+        raise DomainError(
+            ErrorCode.REQUIRED,
+            "The currency of the value of a point is needed.",
+            field="point_value_currency",
+        )
 
 
 def program_validate(
@@ -31,11 +65,14 @@ def program_validate(
     welcome_coupon_series: CouponSeries | None,
     referrer_points: int,
     referee_points: int,
+    point_value: Decimal,
+    point_value_currency: str,
     program: Program | None = None,
 ) -> str:
     """The programme's name, cleaned: the organization's only programme of that name.
     `program` is the one being changed."""
     name = required_text(name, Program, "name")
+    point_value_validate(point_value, point_value_currency)
     for points, field_name in (
         (welcome_points, "welcome_points"),
         (referrer_points, "referrer_points"),
@@ -66,6 +103,8 @@ def program_create(
     welcome_coupon_series: CouponSeries | None = None,
     referrer_points: int = 0,
     referee_points: int = 0,
+    point_value: Decimal = Decimal(0),
+    point_value_currency: str = "",
     actor: Actor = SYSTEM,
 ) -> Program:
     name = program_validate(
@@ -75,6 +114,8 @@ def program_create(
         welcome_coupon_series=welcome_coupon_series,
         referrer_points=referrer_points,
         referee_points=referee_points,
+        point_value=point_value,
+        point_value_currency=point_value_currency,
     )
     try:
         with transaction.atomic():
@@ -90,6 +131,8 @@ def program_create(
                 welcome_coupon_series=welcome_coupon_series,
                 referrer_points=referrer_points,
                 referee_points=referee_points,
+                point_value=point_value,
+                point_value_currency=point_value_currency,
             )
     except IntegrityError:
         raise DomainError(
@@ -110,6 +153,8 @@ def program_update(
     welcome_coupon_series: CouponSeries | None,
     referrer_points: int,
     referee_points: int,
+    point_value: Decimal,
+    point_value_currency: str,
     actor: Actor = SYSTEM,
 ) -> Program:
     """Enrolments already made keep what they were given."""
@@ -120,6 +165,8 @@ def program_update(
         welcome_coupon_series=welcome_coupon_series,
         referrer_points=referrer_points,
         referee_points=referee_points,
+        point_value=point_value,
+        point_value_currency=point_value_currency,
         program=program,
     )
     return config_update(
@@ -132,6 +179,8 @@ def program_update(
         welcome_coupon_series=welcome_coupon_series,
         referrer_points=referrer_points,
         referee_points=referee_points,
+        point_value=point_value,
+        point_value_currency=point_value_currency,
     )
 
 

@@ -5,7 +5,7 @@ alike."""
 import datetime as dt
 import re
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from crm.errors import DomainError, ErrorCode, field_path
@@ -51,6 +51,11 @@ class CleanLine:
 
 def minor_unit_decimals(currency: str) -> int:
     return MINOR_UNIT_DECIMALS.get(currency, DEFAULT_DECIMALS)
+
+
+def in_minor_units(amount: Decimal, currency: str, rounding: str = ROUND_HALF_UP) -> Decimal:
+    """The amount with as many decimals as the currency's minor unit has (12.5000 EUR: 12.50)."""
+    return amount.quantize(Decimal(10) ** -minor_unit_decimals(currency), rounding)
 
 
 def clean_currency(value: Any) -> str:

@@ -15,7 +15,7 @@ which call records it; the others wait for it to commit and read what it wrote).
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -31,7 +31,7 @@ from customers.services.registration import ServiceWarning
 from customers.services.status_labels import may_earn
 
 from ..choices import PointsKind
-from ..models import Enrollment, PointsLot, PointsTransaction, Program, TierChange
+from ..models import Enrollment, PointsLot, PointsTransaction, Program, Tier, TierChange
 from ..transactions import EarningRule, Transaction, TransactionLine
 from . import purchase_input
 from .common import lock_enrollment, require_tenant
@@ -262,8 +262,14 @@ def purchase_simulate(
     occurred_at,
     currency: str,
     lines: list,
+    tier: Tier | None = None,
 ) -> Simulation:
-    """What the purchase would earn in the programme now, writing nothing."""
+    """What the purchase would earn in the programme now, writing nothing. A `tier` (of the
+    programme) is counted as the member's, in place of the customer's own."""
+    if tier is not None and tier.program_id != program.pk:
+        raise DomainError(
+            ErrorCode.TIER_UNKNOWN, f"{program.name!r} has no tier {tier.name!r}.", field="tier"
+        )
     currency = purchase_input.clean_currency(currency)
     clean_lines = purchase_input.clean_lines(lines, currency)
     occurred_at = (
@@ -280,4 +286,6 @@ def purchase_simulate(
         )
     first = customer is not None and not Transaction.objects.filter(customer=customer).exists()
     member = member_facts(enrollment, customer, occurred_at, first=first)
+    if tier is not None:
+        member = replace(member, tier_number=tier.number)
     return Simulation(program, earn(rules_of([program])[program.pk], facts, member))

@@ -70,12 +70,15 @@ def new_page(browser, live_server):
 DATA_MIGRATIONS = [
     ("customers.migrations.0002_global_extended_fields", "add_global_fields"),
     ("customers.migrations.0007_staff_groups", "create_groups"),
+    ("loyalty.migrations.0008_staff_see_purchases", "grant"),
+    ("loyalty.migrations.0011_point_value_and_staff_purchases", "grant"),
 ]
 
 
 @pytest.fixture(autouse=True)
 def _migrated_data(transactional_db):
-    """The rows the data migrations make: the global extended fields, the staff groups.
+    """The rows the data migrations make: the global extended fields, the staff groups and
+    their permissions.
 
     The live server needs a transactional database, whose tables are flushed after every
     transactional test, and those rows with them: each test puts them back (they are idempotent).

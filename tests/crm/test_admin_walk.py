@@ -27,7 +27,7 @@ from django.contrib.messages import get_messages
 from django.db.models import Model
 from django.urls import URLPattern, URLResolver, reverse
 
-from crm.models import ApiKey
+from crm.models import ApiKey, Store
 from crm.tenancy import for_organization
 from customers.console.actions import ACTIONS
 from customers.models import Customer
@@ -311,7 +311,7 @@ class Walk:
 
 def forms_of(response) -> list[forms.BaseForm]:
     """The forms of a page: the admin form with its inline forms, a list's editable rows, the
-    customer 360 page's action forms."""
+    customer 360 page's action and purchase forms, a programme's rule preview form."""
     context = response.context
     found = []
     if context is None:
@@ -323,8 +323,9 @@ def forms_of(response) -> list[forms.BaseForm]:
     if "cl" in context and getattr(context["cl"], "formset", None):
         found.extend(context["cl"].formset.forms)
     found.extend(form for _, _, form, _ in context.get("action_forms") or [])
-    if "fields_form" in context:
-        found.append(context["fields_form"])
+    for name in ("fields_form", "purchase_form", "preview_form", "rule_preview_form"):
+        if context.get(name) is not None:
+            found.append(context[name])
     return found
 
 
@@ -651,6 +652,29 @@ def walk_customer_actions(walk: Walk, model, prefix: str, route: str) -> None:
         walk.unchanged(f"POST {prefix}<id>/action/{name}/")
 
 
+def walk_customer_purchase(walk: Walk, model, prefix: str, route: str) -> None:
+    """A purchase for their customer; for ours, at their store."""
+    ours, theirs = customers()
+    sent = {
+        "external_id": "walk-purchase",
+        "occurred_at": "2026-06-15T12:00",
+        "channel": "INSTORE",
+        "currency": "EUR",
+        "lines": "WALK-1, , 1, 5.00",
+    }
+    url = url_of(prefix, route, theirs.pk)
+    if (status := walk.post(url, sent).status_code) != 404:
+        walk.problem(f"POST {url}", f"took a purchase of their customer ({status})")
+    url = url_of(prefix, route, ours.pk)
+    for pk in walk.theirs_of(Store):
+        response = walk.post(url, {**sent, "store": pk})
+        errors = response.context and response.context["purchase_form"].errors.as_data()
+        if "invalid_choice" not in [error.code for error in (errors or {}).get("store", [])]:
+            walk.problem(f"POST {url} store={pk}", f"was not refused as a choice ({errors})")
+        walk.saw_ours.add("purchase:store")
+    walk.unchanged(f"POST {url}")
+
+
 def walk_customer_merge(walk: Walk, model, prefix: str, route: str) -> None:
     """Our customer's merge page: their customer can be neither found nor merged."""
     ours, theirs = customers()
@@ -693,6 +717,7 @@ def walk_customer_erase(walk: Walk, model, prefix: str, route: str) -> None:
 # Patterns of a ModelAdmin with more than an object id, and further checks of some.
 CUSTOM_VIEWS = {
     "customers.customer:<path:object_id>/action/<slug:action>/": walk_customer_actions,
+    "customers.customer:<path:object_id>/purchase/": walk_customer_purchase,
     "customers.customer:<path:object_id>/merge/": walk_customer_merge,
     "customers.customer:<path:object_id>/360/": walk_customer_overview,
     "customers.customer:<path:object_id>/erase/": walk_customer_erase,
@@ -848,6 +873,8 @@ def test_staff_see_nothing_of_another_organization_on_any_admin_url(staff_client
         "action:stamps",
         "action:redeem",
         "action:status",
+        "purchase:store",
+        "choice:loyalty.Tier",
     } <= walk.saw_ours
 
 

@@ -59,7 +59,7 @@ ALLOWED = {
     ("customer-reward-redeem", "post"): BOTH_GROUPS,
     ("coupon-list", "post"): BOTH_GROUPS,
     ("coupon-redeem", "post"): BOTH_GROUPS,
-    ("transaction-list", "post"): CONFIGURATION,
+    ("transaction-list", "post"): SUPERVISORS,
     ("program-simulate", "post"): BOTH_GROUPS,
     ("store-list", "post"): CONFIGURATION,
     ("store-detail", "patch"): CONFIGURATION,

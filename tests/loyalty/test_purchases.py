@@ -204,6 +204,28 @@ def test_a_simulation_writes_nothing(org, enrollment):
     assert not PointsTransaction.objects.exists()
 
 
+def test_a_simulation_counts_the_tier_it_is_given_of_the_programme_only(org, enrollment):
+    program = enrollment.program
+    gold = TierFactory(program=program, number=2, name="Gold")
+    make_rule(program, "tier_multiplier", name="Gold bonus", tier=2, multiplier="1.5")
+
+    def simulate(tier):
+        return purchase_simulate(
+            program=program,
+            customer=None,
+            tier=tier,
+            store_code=None,
+            occurred_at=None,
+            currency="EUR",
+            lines=SHOES,
+        )
+
+    assert (simulate(None).points, simulate(gold).points) == (100, 150)
+    with pytest.raises(DomainError) as error:
+        simulate(TierFactory(program=ProgramFactory(organization=org), number=2))
+    assert (error.value.code, error.value.field) == (ErrorCode.TIER_UNKNOWN, "tier")
+
+
 # --- configuring rules --------------------------------------------------------------------------
 
 
