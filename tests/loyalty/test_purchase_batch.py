@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.db import connection
 
 from crm.actors import Actor
 from loyalty.models import Enrollment, PointsLot, PointsTransaction, TierChange
@@ -255,16 +256,16 @@ def test_a_batch_of_100_runs_a_fixed_number_of_queries(
         items.append(item)
     api.get("/api/v1/transactions/")  # the first call of a minute also records the key's use
 
-    with django_assert_max_num_queries(45) as captured:
+    # SQLite cuts the larger inserts into several statements, by its limit on parameters.
+    with django_assert_max_num_queries(26 if connection.vendor == "postgresql" else 40):
         response = post(api, items)
 
     assert [r["status"] for r in response.json()["results"]] == ["created"] * 100
-    assert len(captured.captured_queries) >= 20
     assert TransactionLine.objects.count() == 500
     assert PointsLot.objects.count() == PointsTransaction.objects.count() == 100 * 3 + 34
     assert TierChange.objects.count() == 100
 
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(9):
         again = post(api, items)
     assert [r["status"] for r in again.json()["results"]] == ["already_recorded"] * 100
 
