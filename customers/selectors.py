@@ -3,6 +3,10 @@ extended field definitions and their history. Reads that include loyalty data ar
 customers.membership."""
 
 import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import reduce
+from operator import or_
 
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -70,6 +74,64 @@ def customer_by_identifier(
             field=field,
         )
     return customer_get(organization=organization, pk=holders.pop()) if holders else None
+
+
+@dataclass
+class CustomersFound:
+    """Customers looked up set-wise (customers_found), answering as customer_get and
+    customer_by_identifier answer one at a time."""
+
+    by_public_id: dict[str, Customer]
+    holders: dict[tuple[str, str], set[int]]  # the ids of the customers holding each identifier
+    by_pk: dict[int, Customer]
+
+    def by_identifier(self, type_: str, value: str, *, field: str) -> Customer | None:
+        """The holder of the identifier, normalised (normalize_identifier); None when no one
+        holds it, an IDENTIFIERS_CONFLICT when several do."""
+        holders = self.holders.get((type_, value), set())
+        if len(holders) > 1:
+            raise DomainError(
+                ErrorCode.IDENTIFIERS_CONFLICT,
+                "The identifier belongs to more than one customer.",
+                field=field,
+            )
+        return self.by_pk[next(iter(holders))] if holders else None
+
+
+def customers_found(
+    *,
+    organization: Organization,
+    public_ids: Iterable[str] = (),
+    identifiers: Iterable[tuple[str, str]] = (),
+) -> CustomersFound:
+    """The customers with these public ids and those holding these (normalised) identifiers,
+    in two queries at most; for a merged-away customer, the customer it was merged into. Each
+    comes with its status label, which says whether they may earn."""
+    public_ids, identifiers = set(public_ids), set(identifiers)
+    holders: dict[tuple[str, str], set[int]] = {}
+    if identifiers:
+        by_type: dict[str, set[str]] = {}
+        for type_, value in identifiers:
+            by_type.setdefault(type_, set()).add(value)
+        held = Identifier.objects.filter(
+            reduce(or_, (Q(type=type_, value__in=values) for type_, values in by_type.items())),
+            organization=organization,
+        )
+        for type_, value, customer_id in held.values_list("type", "value", "customer_id"):
+            holders.setdefault((type_, value), set()).add(customer_id)
+    holder_ids = set().union(*holders.values())
+    found = CustomersFound({}, holders, {})
+    if not public_ids and not holder_ids:
+        return found
+    customers = Customer.objects.filter(
+        Q(public_id__in=public_ids) | Q(pk__in=holder_ids), organization=organization
+    ).select_related("status_label", "merged_into__status_label")
+    for customer in customers:
+        survivor = customer.merged_into or customer
+        if customer.public_id in public_ids:
+            found.by_public_id[customer.public_id] = survivor
+        found.by_pk[customer.pk] = survivor
+    return found
 
 
 def customer_summaries(*, organization: Organization) -> QuerySet:

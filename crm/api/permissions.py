@@ -77,6 +77,8 @@ ROUTE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "GET": ("loyalty.view_transaction",),
         "POST": ("loyalty.add_transaction",),
     },
+    # Each purchase of a batch is recorded as POST transactions/ records one.
+    "transaction-batch": {"POST": ("loyalty.add_transaction",)},
     "customer-transactions": {"GET": ("loyalty.view_transaction",)},
     "program-rewards": {"GET": ("loyalty.view_program",)},
     "stamp-card-list": {"GET": ("loyalty.view_stampcard",)},

@@ -72,3 +72,12 @@ class InputSerializer(serializers.Serializer):
         if errors:
             raise ValidationError(errors)
         return value
+
+
+class BatchItemErrorSerializer(serializers.Serializer):
+    """Why an item of a batch failed: its index in the batch, and the field named as for one."""
+
+    index = serializers.IntegerField()
+    field = serializers.CharField(allow_null=True)
+    code = serializers.CharField()
+    message = serializers.CharField()

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from crm.api.fields import MAX_ID, DateField, DateTimeField, id_field, one_of
 from crm.api.rendering import RenderedSerializer
-from crm.api.serializers import InputSerializer
+from crm.api.serializers import BatchItemErrorSerializer, InputSerializer
 from customers.choices import (
     ChannelType,
     CustomerStatus,
@@ -324,13 +324,6 @@ class CustomerResultSerializer(serializers.Serializer):
     created = serializers.BooleanField()
     warnings = WarningSerializer(many=True)
     side_effects = SideEffectSerializer(many=True)
-
-
-class BatchItemErrorSerializer(serializers.Serializer):
-    index = serializers.IntegerField()
-    field = serializers.CharField(allow_null=True)
-    code = serializers.CharField()
-    message = serializers.CharField()
 
 
 class BatchResultSerializer(serializers.Serializer):

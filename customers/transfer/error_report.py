@@ -1,5 +1,6 @@
 """The import's report of the failed records, as CSV: line, field, code, message, then the record
-as it was. A resumed run continues its report where its last checkpoint left it."""
+as it was (each of its rows, for a purchase of several rows). A resumed run continues its report
+where its last checkpoint left it."""
 
 import csv
 import os
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from customers.models import ImportRun
 
+from .purchase_files import PurchaseReader
 from .reading import Reader
 from .runs import Progress
 
@@ -14,7 +16,9 @@ from .runs import Progress
 class ErrorReport:
     """The failed records of a run, written as each batch is applied."""
 
-    def __init__(self, path: str, reader: Reader, resumed_run: ImportRun | None) -> None:
+    def __init__(
+        self, path: str, reader: Reader | PurchaseReader, resumed_run: ImportRun | None
+    ) -> None:
         self.path = Path(path)
         self.reader = reader
         if resumed_run is not None and resumed_run.errors_path == path and self.path.exists():
@@ -37,15 +41,9 @@ class ErrorReport:
             self.started = True
         for result in failed:
             error = result.error
-            self.writer.writerow(
-                [
-                    result.record.line,
-                    result.record.field_name(error.field),
-                    str(error.code),
-                    error.message,
-                    *result.record.original,
-                ]
-            )
+            field = result.record.field_name(error.field)
+            for line, original in result.record.report_rows():
+                self.writer.writerow([line, field, str(error.code), error.message, *original])
         self.file.flush()
         os.fsync(self.file.fileno())
         return self.file.tell()

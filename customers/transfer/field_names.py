@@ -1,5 +1,6 @@
 """How each file format names the services' fields, so that an error points at the file's own
-column or key: a CSV column, a vendor's field path, a native API field as it is."""
+column or key: a CSV column, a vendor's field path, a native API field as it is. Purchase files
+(import_transactions) name them by their own CSV columns, or as the purchase API does."""
 
 import re
 
@@ -44,4 +45,23 @@ def field_name(format: str, name: str, channel_paths: list[str]) -> str:
         return PAYLOAD_FIELDS.get(name, name)
     if format == "voucherify":
         return FIELD_NAMES.get(name, name)
+    return name
+
+
+PURCHASE_CSV_FIELD_NAMES = [
+    (re.compile(r"^lines\[\d+\]\.(.+)$"), r"\1"),  # a line's field: its row's column
+    (re.compile(r"^lines(\[\d+\])?$"), ""),  # the lines as a whole: the purchase's rows
+    (re.compile(r"^identifier\.type$"), "identifier_type"),
+    (re.compile(r"^identifier(\.value)?$"), "identifier_value"),
+]
+
+
+def purchase_field_name(format: str, name: str | None) -> str:
+    """The purchase service's field `name` as a purchase file of `format` names it."""
+    name = name or ""
+    if format != "csv":
+        return name
+    for pattern, column in PURCHASE_CSV_FIELD_NAMES:
+        if pattern.match(name):
+            return pattern.sub(column, name)
     return name

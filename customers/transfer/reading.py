@@ -7,6 +7,7 @@ import gzip
 import json
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO
 
 from crm.errors import DomainError, ErrorCode
@@ -39,18 +40,12 @@ class Reader:
 
     def records(self) -> Iterator[Record]:
         """Each record with its place, text and digest; Reader.load reads the rest."""
-        try:
+        with readable(self.name):
             if self.format == "csv":
                 yield from self._csv_records()
                 return
             for line, text, value in json_values(self.stream):
                 yield Record(line, [text], digest_of(text, self.salt), self.format, value)
-        except UnicodeDecodeError:
-            raise FormatError(
-                f"{self.name}: not UTF-8 text; save the file as UTF-8 and try again"
-            ) from None
-        except (EOFError, gzip.BadGzipFile, zlib.error):
-            raise FormatError(f"{self.name}: the gzip data is truncated or corrupt") from None
 
     def load(self, record: Record) -> Record:
         if record.loaded:
@@ -73,35 +68,59 @@ class Reader:
         return record
 
     def _csv_records(self) -> Iterator[Record]:
-        reader = csv.reader(self.stream)
-        try:
-            self.header = header = check_header(next(reader))
-        except StopIteration:
-            raise FormatError("the file is empty: a CSV import starts with a header row") from None
+        rows = csv_rows(self.stream)
+        self.header = header = check_header(next(rows)[1])
         width = len(header)
-        line = reader.line_num
-        while True:
-            try:
-                fields = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as error:
-                # Past a quote left open the rest of the file is one cell, until it outgrows
-                # the csv module's limit on a field (128 KB).
-                raise FormatError(
-                    f"line {line + 1}: not readable as CSV from here ({error}: a quote left open?)"
-                ) from None
-            start, line = line + 1, reader.line_num
-            if not any(fields):
-                continue
+        for start, fields in rows:
             record = Record(start, fields, digest_of("\x1f".join(fields), self.salt), "csv")
             if len(fields) == width:
                 record.raw = dict(zip(header, fields, strict=True))
             else:
                 record.loaded = True
-                record.error = DomainError(
-                    ErrorCode.INVALID,
-                    f"The row has {len(fields)} cells; the header has {width}.",
-                    field="",
-                )
+                record.error = wrong_width(fields, header)
             yield record
+
+
+@contextmanager
+def readable(name: str) -> Iterator[None]:
+    """Text that cannot be read as such (not UTF-8, broken gzip) as a FormatError."""
+    try:
+        yield
+    except UnicodeDecodeError:
+        raise FormatError(f"{name}: not UTF-8 text; save the file as UTF-8 and try again") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error):
+        raise FormatError(f"{name}: the gzip data is truncated or corrupt") from None
+
+
+def csv_rows(stream: IO[str]) -> Iterator[tuple[int, list[str]]]:
+    """(line, cells) of the header and then of each row that is not empty; a FormatError for an
+    empty file, and where the file can no longer be read as CSV."""
+    reader = csv.reader(stream)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise FormatError("the file is empty: a CSV import starts with a header row") from None
+    yield 1, header
+    line = reader.line_num
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            # Past a quote left open the rest of the file is one cell, until it outgrows the csv
+            # module's limit on a field (128 KB).
+            raise FormatError(
+                f"line {line + 1}: not readable as CSV from here ({error}: a quote left open?)"
+            ) from None
+        start, line = line + 1, reader.line_num
+        if any(fields):
+            yield start, fields
+
+
+def wrong_width(fields: list[str], header: list[str]) -> DomainError:
+    return DomainError(
+        ErrorCode.INVALID,
+        f"The row has {len(fields)} cells; the header has {len(header)}.",
+        field="",
+    )

@@ -64,6 +64,10 @@ class Record:
         """How a field of the services is named in this record's format."""
         return field_name(self.format, name or "", self.channel_paths)
 
+    def report_rows(self) -> list[tuple[int, list[str]]]:
+        """The record's line and text, as the error report repeats it."""
+        return [(self.line, self.original)]
+
 
 def unreadable(error: Exception) -> DomainError:
     """An unforeseen failure on one record, as that record's error: the import goes on."""

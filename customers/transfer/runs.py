@@ -12,6 +12,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -24,7 +25,10 @@ from customers.models import ImportRun
 
 from .engine import Checked, Importer, RowResult
 from .reading import Reader
-from .records import FormatError, Record, record_salt
+from .records import FormatError, record_salt
+
+R = TypeVar("R")  # a record of a file
+B = TypeVar("B")  # a record as a batch gives it to be applied
 
 
 @dataclass
@@ -114,39 +118,59 @@ def customers_import(
     With dry_run everything is checked and applied in a transaction that is rolled back.
     """
     importer = Importer(organization, reader, mode=mode, actor=actor, run=run)
-    totals = Totals()
-    records = reader.records()
-    if run is not None:
-        records = (record for record in records if record.line > run.line)
 
     def checked_batches() -> Iterator[list[Checked]]:
         recognise = True
-        for batch in _batches(records, batch_size):
+        for batch in batches(resumed(reader.records(), run), batch_size):
             checked = importer.read(batch, recognise=recognise)
             # Keep looking for records imported before while most of them are.
             recognise = sum(c.recognised for c in checked) * 2 >= len(checked)
             yield checked
 
-    def apply(batch: list[Checked]) -> None:
+    return batches_apply(
+        checked_batches(), importer.apply, run=run, dry_run=dry_run, on_batch=on_batch
+    )
+
+
+def resumed(records: Iterator[R], run: ImportRun | None) -> Iterator[R]:
+    """The records after the run's last committed line."""
+    if run is None:
+        return records
+    return (record for record in records if record.line > run.line)
+
+
+def batches_apply(
+    checked: Iterator[list[B]],
+    apply: Callable[[list[B]], list[RowResult]],
+    *,
+    run: ImportRun | None,
+    dry_run: bool = False,
+    on_batch: Callable[[Progress], int] | None = None,
+) -> Totals:
+    """Apply each batch in a transaction of its own, with its checkpoint (or all of them in one
+    transaction rolled back, for a dry run), and finish the run."""
+    totals = Totals()
+
+    def commit(batch: list[B]) -> None:
         with transaction.atomic():
-            results = importer.apply(batch)
+            results = apply(batch)
             totals.add(results)
-            line = batch[-1].record.line
+            line = results[-1].record.line
             errors_size = on_batch(Progress(totals, line, results)) if on_batch else 0
             if run is not None and not dry_run:
                 _checkpoint(run, line, results, errors_size)
 
     if dry_run:
         with transaction.atomic():
-            for batch in checked_batches():
-                apply(batch)
+            for batch in checked:
+                commit(batch)
             transaction.set_rollback(True)
         return totals
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        _pipelined(checked_batches(), apply)
+        _pipelined(checked, commit)
     else:
-        for batch in checked_batches():
-            apply(batch)
+        for batch in checked:
+            commit(batch)
     if run is not None:
         run.status = ImportStatus.FINISHED
         run.finished_at = timezone.now()
@@ -154,10 +178,10 @@ def customers_import(
     return totals
 
 
-def _batches(records: Iterator[Record], size: int) -> Iterator[list[Record]]:
+def batches(records: Iterator[R], size: int) -> Iterator[list[R]]:
     """The records `size` at a time. Where the file breaks, the records read before the break
     come as a last batch, to be imported and checkpointed, and then the FormatError."""
-    batch: list[Record] = []
+    batch: list[R] = []
     try:
         for record in records:
             batch.append(record)
@@ -188,7 +212,7 @@ def _checkpoint(run: ImportRun, line: int, results: list[RowResult], errors_size
     run.line = line
 
 
-def _pipelined(batches: Iterator[list[Checked]], apply: Callable[[list[Checked]], None]) -> None:
+def _pipelined(batches: Iterator[list[B]], apply: Callable[[list[B]], None]) -> None:
     """Check batches in this thread while another thread, with its own connection, applies
     them in order; at most two checked batches wait."""
     waiting: queue.Queue = queue.Queue(maxsize=2)

@@ -1,12 +1,16 @@
-"""Purchase API shapes: a purchase as sent, what it earned, a simulation, earning rules."""
+"""Purchase API shapes: a purchase as sent (alone or in a batch), what it earned, a simulation,
+earning rules."""
 
 from rest_framework import serializers
 
 from crm.api.fields import AmountField, DateTimeField
-from crm.api.serializers import InputSerializer
+from crm.api.serializers import BatchItemErrorSerializer, InputSerializer
 from customers.choices import IdentifierType, Source
 from loyalty.api.serializers import WarningSerializer
 from loyalty.choices import EarningKind
+from loyalty.services.purchase_input import PurchaseItem
+
+BATCH_SIZE = 100
 
 # --- input -------------------------------------------------------------------------------------
 
@@ -47,6 +51,29 @@ class TransactionInputSerializer(InputSerializer):
         if ("customer" in data) == ("identifier" in data):
             raise serializers.ValidationError({"customer": ["Give either customer or identifier."]})
         return data
+
+    @staticmethod
+    def to_item(data: dict) -> PurchaseItem:
+        """The validated body as the services take it."""
+        identifier = data.get("identifier")
+        return PurchaseItem(
+            external_id=data["external_id"],
+            occurred_at=data["occurred_at"],
+            currency=data["currency"],
+            lines=data["lines"],
+            store_code=data["store"],
+            channel=data["channel"],
+            customer_id=data.get("customer"),
+            identifier=(identifier["type"], identifier["value"]) if identifier else None,
+        )
+
+
+class TransactionBatchSerializer(InputSerializer):
+    transactions = serializers.ListField(
+        child=serializers.DictField(),
+        max_length=BATCH_SIZE,
+        help_text=f"Up to {BATCH_SIZE} purchases, each shaped as for recording one.",
+    )
 
 
 class SimulateInputSerializer(InputSerializer):
@@ -114,6 +141,22 @@ class PurchaseResultSerializer(serializers.Serializer):
 
     def get_points(self, result) -> int:
         return sum(earning.points for earning in result.earnings)
+
+
+class TransactionBatchResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.ChoiceField(["created", "already_recorded", "failed"])
+    http_status = serializers.IntegerField(
+        help_text="What recording the purchase alone would have answered: 201, 200 or a 4xx."
+    )
+    result = PurchaseResultSerializer(
+        allow_null=True, help_text="As recording the purchase alone answers; null when it failed."
+    )
+    errors = BatchItemErrorSerializer(many=True)
+
+
+class TransactionBatchReplySerializer(serializers.Serializer):
+    results = TransactionBatchResultSerializer(many=True)
 
 
 class ContributionSerializer(serializers.Serializer):

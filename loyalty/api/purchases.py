@@ -1,24 +1,30 @@
-"""Purchase endpoints: record a purchase and earn its points, list purchases (all of them, or one
-customer's)."""
+"""Purchase endpoints: record a purchase and earn its points, or a batch of them; list purchases
+(all of them, or one customer's)."""
+
+from collections.abc import Iterator
 
 from django.db.models import Prefetch, QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from crm.api.base import OrganizationViewSet
 from crm.api.fields import UtcDateTimeFilter
 from crm.api.pagination import CursorPage
-from crm.errors import DomainError, ErrorCode
-from customers import selectors as customer_selectors
+from crm.api.problems import domain_status, field_errors
 from customers.models import Customer
 from customers.nested_views import CustomerChildViewSet
 from loyalty.services import purchases
 from loyalty.transactions import Transaction, TransactionLine
 
 from .purchase_serializers import (
+    BATCH_SIZE,
     PurchaseResultSerializer,
+    TransactionBatchReplySerializer,
+    TransactionBatchSerializer,
     TransactionInputSerializer,
     TransactionSerializer,
 )
@@ -56,21 +62,11 @@ class TransactionViewSet(mixins.ListModelMixin, OrganizationViewSet):
         return transactions_of(self.organization)
 
     def buyer(self, data) -> Customer:
-        if "customer" in data:
-            customer = customer_selectors.customer_get(
-                organization=self.organization, public_id=data["customer"]
-            )
-            field = "customer"
-        else:
-            customer = customer_selectors.customer_by_identifier(
-                organization=self.organization,
-                type_=data["identifier"]["type"],
-                value=data["identifier"]["value"],
-            )
-            field = "identifier"
-        if customer is None:
-            raise DomainError(ErrorCode.NOT_FOUND, "No such customer.", field=field)
-        return customer
+        item = TransactionInputSerializer.to_item(data)
+        [buyer] = purchases.buyers_find(self.organization, [item])
+        if not isinstance(buyer, Customer):
+            raise buyer
+        return buyer
 
     @extend_schema(
         request=TransactionInputSerializer,
@@ -98,6 +94,69 @@ class TransactionViewSet(mixins.ListModelMixin, OrganizationViewSet):
             PurchaseResultSerializer(result).data,
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
+
+    @extend_schema(
+        request=TransactionBatchSerializer,
+        responses=TransactionBatchReplySerializer,
+        description=f"Up to {BATCH_SIZE} purchases, each the body of `POST /transactions/`, "
+        "each recorded or refused alone; the results follow the request's order, each with the "
+        "reply and status recording it alone would have had. A purchase recorded before, or "
+        "earlier in the batch, is `already_recorded` with its first reply. More than "
+        f"{BATCH_SIZE} is refused and nothing is written.",
+    )
+    @action(detail=False, methods=["post"])
+    def batch(self, request):
+        serializer = TransactionBatchSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        bodies = serializer.validated_data["transactions"]
+        parser = TransactionInputSerializer()  # one parser for every item: its fields built once
+        items, results = {}, [None] * len(bodies)
+        for index, body in enumerate(bodies):
+            try:
+                items[index] = parser.to_item(parser.run_validation(body))
+            except ValidationError as error:
+                results[index] = batch_failure(index, 400, field_errors(error.detail))
+        outcomes = purchases.purchases_record(
+            organization=self.organization, items=list(items.values()), actor=self.actor
+        )
+        recorded = [outcome.result for outcome in outcomes if outcome.result is not None]
+        shown = self.get_queryset().in_bulk({result.transaction.pk for result in recorded})
+        for result in recorded:
+            result.transaction = shown[result.transaction.pk]
+        # One serializer for every reply: its fields built once.
+        replies = iter(PurchaseResultSerializer(recorded, many=True).data)
+        for index, outcome in zip(items, outcomes, strict=True):
+            results[index] = batch_result(index, outcome, replies)
+        return Response({"results": results})
+
+
+def batch_failure(index: int, http_status: int, errors: list[dict]) -> dict:
+    return {
+        "index": index,
+        "status": "failed",
+        "http_status": http_status,
+        "result": None,
+        "errors": [{"index": index, **error} for error in errors],
+    }
+
+
+def batch_result(index: int, outcome: purchases.PurchaseOutcome, replies: Iterator[dict]) -> dict:
+    """The item's result; `replies` gives the reply of each item recorded, in order."""
+    error = outcome.error
+    if error is not None:
+        return batch_failure(
+            index,
+            domain_status(error),
+            [{"field": error.field, "code": str(error.code), "message": error.message}],
+        )
+    created = outcome.result.created
+    return {
+        "index": index,
+        "status": "created" if created else "already_recorded",
+        "http_status": status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        "result": next(replies),
+        "errors": [],
+    }
 
 
 class CustomerTransactionViewSet(mixins.ListModelMixin, CustomerChildViewSet):

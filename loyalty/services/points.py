@@ -17,7 +17,7 @@ from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
 from customers import audit
 from customers.closure import customer_is_closed, customer_refuse_closed
-from customers.models import Customer
+from customers.models import AuditEvent, Customer
 from customers.services.registration import ServiceWarning
 from customers.services.status_labels import blocked_by, may_earn
 
@@ -36,18 +36,25 @@ class PointsResult:
     side_effects: list[SideEffect] = field(default_factory=list)
 
 
+def points_event(
+    locked: Enrollment, *, kind: str, points: int, reason: str | None, actor: Actor
+) -> AuditEvent:
+    """The (unsaved) audit event of `points` written on the enrolment, from its balance now."""
+    changes = {
+        f"{locked.program.name}: points": (locked.points_balance, locked.points_balance + points)
+    }
+    if reason:
+        changes["reason"] = (None, reason)
+    return audit.event(locked.customer, subject="points", action=kind, changes=changes, actor=actor)
+
+
 def append_points(locked: Enrollment, *, kind: str, points: int, actor: Actor, **extra):
     """Write a ledger row of `points` on the locked enrolment, on record, and move its balance
     (and, for an award, its points earned) by as much."""
     row = PointsTransaction.objects.create(
         enrollment=locked, kind=kind, points=points, actor=str(actor), **extra
     )
-    changes = {
-        f"{locked.program.name}: points": (locked.points_balance, locked.points_balance + points)
-    }
-    if extra.get("reason"):
-        changes["reason"] = (None, extra["reason"])
-    audit.record(locked.customer, subject="points", action=kind, changes=changes, actor=actor)
+    points_event(locked, kind=kind, points=points, reason=extra.get("reason"), actor=actor).save()
     earned = points if kind == PointsKind.AWARD else 0
     Enrollment.objects.filter(pk=locked.pk).update(
         points_balance=F("points_balance") + points,

@@ -1,6 +1,6 @@
 """A purchase as given, checked: its currency, its lines and their amounts, each amount with no
-more decimals than the currency's minor unit. Recording a purchase and simulating one read it
-alike."""
+more decimals than the currency's minor unit. Recording a purchase (one or a batch, from the API
+or a file) and simulating one read it alike."""
 
 import datetime as dt
 import re
@@ -11,6 +11,7 @@ from typing import Any
 from crm.errors import DomainError, ErrorCode, field_path
 from crm.parsing import parse_datetime, parse_decimal, parse_integer
 from customers.choices import Source
+from customers.models import Customer
 from customers.normalization import clean_text, require_choice
 
 from ..transactions import Transaction, TransactionLine
@@ -38,6 +39,22 @@ MINOR_UNIT_DECIMALS = {
 DEFAULT_DECIMALS = 2
 MAX_AMOUNT = Decimal(10) ** 13  # what an amount column of 18 digits, 4 after the point, holds
 MAX_LINES = 500
+
+
+@dataclass(frozen=True)
+class PurchaseItem:
+    """A purchase as a caller gives it, unchecked. Its customer is found already (`customer`),
+    or named by public id (`customer_id`) or by an identifier's type and value."""
+
+    external_id: Any
+    occurred_at: Any
+    currency: Any
+    lines: Any
+    store_code: str | None = None
+    channel: Any = Source.INSTORE
+    customer: Customer | None = None
+    customer_id: str | None = None
+    identifier: tuple[Any, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -145,4 +162,23 @@ def clean_occurred_at(value: Any) -> dt.datetime:
 def clean_channel(value: Any) -> str:
     return require_choice(
         value, Source, code=ErrorCode.SOURCE_INVALID, field="channel", what="channel"
+    )
+
+
+@dataclass(frozen=True)
+class CleanPurchase:
+    currency: str
+    lines: list[CleanLine]
+    occurred_at: dt.datetime
+    channel: str
+
+
+def clean_purchase(item: PurchaseItem) -> CleanPurchase:
+    """The item's currency, lines, time and channel, checked in that order."""
+    currency = clean_currency(item.currency)
+    return CleanPurchase(
+        currency=currency,
+        lines=clean_lines(item.lines, currency),
+        occurred_at=clean_occurred_at(item.occurred_at),
+        channel=clean_channel(item.channel),
     )

@@ -1,4 +1,4 @@
-"""Recording a purchase and the points it earns; simulating what one would earn.
+"""Recording purchases, one or a batch, and the points they earn; simulating what one would earn.
 
 The purchase of a customer whose status label blocks earning is recorded and earns nothing; its
 result says why.
@@ -11,15 +11,21 @@ expiry and tier promotion follow as for any award.
 A purchase is recorded once per organization and external id: sent again, even by many callers at
 once, it earns nothing more and its first result is returned (the database's unique index decides
 which call records it; the others wait for it to commit and read what it wrote).
+
+One purchase and a batch go the same way (purchases_record): the customers, stores and purchases
+recorded before are each looked up once for the whole batch, each purchase is checked alone, and
+the new ones are written together (loyalty.services.purchase_writer). An item that fails fails
+alone; should writing them together fail (another caller recorded one of them meanwhile), each is
+written alone.
 """
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from crm.actors import Actor
@@ -27,44 +33,31 @@ from crm.errors import DomainError, ErrorCode
 from crm.models import Organization, Store
 from customers.closure import customer_refuse_closed
 from customers.models import Customer
-from customers.services.registration import ServiceWarning
-from customers.services.status_labels import may_earn
+from customers.normalization import normalize_identifier
+from customers.selectors import customers_found
 
-from ..choices import PointsKind
-from ..models import Enrollment, PointsLot, PointsTransaction, Program, Tier, TierChange
-from ..transactions import EarningRule, Transaction, TransactionLine
+from ..models import Enrollment, PointsTransaction, Program, Tier, TierChange
+from ..transactions import Transaction
 from . import purchase_input
-from .common import lock_enrollment, require_tenant
+from .common import require_tenant
 from .earning import Contribution, Member, Purchase, PurchaseLine, earn
-from .points import append_points, earning_skipped
-from .tier_changes import promote
-
-REASON_LENGTH = PointsTransaction._meta.get_field("reason").max_length
-
-
-@dataclass
-class Earning:
-    """What one enrolment earned from the purchase: its ledger rows, one per rule applied."""
-
-    enrollment: Enrollment
-    rows: list[PointsTransaction] = field(default_factory=list)
-
-    @property
-    def points(self) -> int:
-        return sum(row.points for row in self.rows)
+from .purchase_input import PurchaseItem
+from .purchase_writer import (
+    Earning,
+    NewPurchase,
+    PurchaseResult,
+    day_start,
+    purchases_write,
+    rules_of,
+)
 
 
 @dataclass
-class PurchaseResult:
-    transaction: Transaction
-    earnings: list[Earning]
-    tier_changes: list[TierChange]
-    created: bool
+class PurchaseOutcome:
+    """What became of one purchase of a batch: its result, or the error that refused it."""
 
-    @property
-    def warnings(self) -> list[ServiceWarning]:
-        withheld = self.transaction.earning_withheld
-        return [ServiceWarning(ErrorCode.EARNING_BLOCKED, withheld)] if withheld else []
+    result: PurchaseResult | None = None
+    error: DomainError | None = None
 
 
 @dataclass
@@ -77,49 +70,67 @@ class Simulation:
         return sum(c.points for c in self.contributions if c.points > 0)
 
 
-def purchase_result(purchase: Transaction, *, created: bool) -> PurchaseResult:
-    """What recording the purchase did, read back from the ledgers that hold it."""
+def purchase_results(purchases: Iterable[Transaction]) -> dict[int, PurchaseResult]:
+    """What recording each purchase did, by its id, read back from the ledgers that hold it (in
+    two queries for them all)."""
+    purchases = {purchase.pk: purchase for purchase in purchases}
+    if not purchases:
+        return {}
+    earnings: dict[int, dict[int, Earning]] = {pk: {} for pk in purchases}
     rows = (
-        PointsTransaction.objects.filter(purchase=purchase)
+        PointsTransaction.objects.filter(purchase__in=purchases)
         .select_related("enrollment__program")
-        .order_by("enrollment_id", "pk")
+        .order_by("purchase_id", "enrollment_id", "pk")
     )
-    earnings: dict[int, Earning] = {}
     for row in rows:
-        earnings.setdefault(row.enrollment_id, Earning(row.enrollment)).rows.append(row)
-    tier_changes = list(
-        TierChange.objects.filter(purchase=purchase)
+        of_purchase = earnings[row.purchase_id]
+        of_purchase.setdefault(row.enrollment_id, Earning(row.enrollment)).rows.append(row)
+    tier_changes: dict[int, list[TierChange]] = {pk: [] for pk in purchases}
+    for change in (
+        TierChange.objects.filter(purchase__in=purchases)
         .select_related("enrollment", "from_tier", "to_tier")
         .order_by("pk")
-    )
-    return PurchaseResult(purchase, list(earnings.values()), tier_changes, created)
+    ):
+        tier_changes[change.purchase_id].append(change)
+    return {
+        pk: PurchaseResult(purchase, list(earnings[pk].values()), tier_changes[pk], created=False)
+        for pk, purchase in purchases.items()
+    }
 
 
-def _recorded(organization: Organization, external_id: str) -> PurchaseResult | None:
-    purchase = (
-        Transaction.objects.filter(organization=organization, external_id=external_id)
-        .select_related("customer", "store")
-        .first()
-    )
-    return None if purchase is None else purchase_result(purchase, created=False)
+def _recorded(organization: Organization, external_ids: set[str]) -> dict[str, PurchaseResult]:
+    """The first results of the purchases recorded with these external ids, by external id."""
+    if not external_ids:
+        return {}
+    purchases = Transaction.objects.filter(
+        organization=organization, external_id__in=external_ids
+    ).select_related("customer", "store")
+    return {
+        result.transaction.external_id: result for result in purchase_results(purchases).values()
+    }
+
+
+def _unknown_store(code: str) -> DomainError:
+    return DomainError(ErrorCode.STORE_UNKNOWN, f"No store {code!r}.", field="store")
+
+
+def stores_by_code(organization: Organization, codes: Iterable[str | None]) -> dict[str, Store]:
+    codes = {code for code in codes if code}
+    if not codes:
+        return {}
+    return {
+        store.code: store
+        for store in Store.objects.filter(organization=organization, code__in=codes)
+    }
 
 
 def store_find(organization: Organization, code: str | None) -> Store | None:
     if code is None or code == "":
         return None
-    store = Store.objects.filter(organization=organization, code=code).first()
+    store = stores_by_code(organization, [code]).get(code)
     if store is None:
-        raise DomainError(ErrorCode.STORE_UNKNOWN, f"No store {code!r}.", field="store")
+        raise _unknown_store(code)
     return store
-
-
-def rules_of(programs: Iterable[Program]) -> dict[int, list[EarningRule]]:
-    rules: dict[int, list[EarningRule]] = {program.pk: [] for program in programs}
-    for rule in EarningRule.objects.filter(program__in=list(rules)).prefetch_related(
-        Prefetch("stores", queryset=Store.objects.only("pk"))
-    ):
-        rules[rule.program_id].append(rule)
-    return rules
 
 
 def purchase_facts(
@@ -140,7 +151,7 @@ def purchase_facts(
 
 def earned_on_day(enrollment: Enrollment, moment: dt.datetime) -> int:
     """Points purchases earned the enrolment on the (local) day of `moment`."""
-    start = timezone.localtime(moment).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = day_start(moment)
     day = PointsTransaction.objects.filter(
         enrollment=enrollment,
         purchase__occurred_at__gte=start,
@@ -160,39 +171,147 @@ def member_facts(
     )
 
 
-def _award(locked: Enrollment, purchase: Transaction, contribution: Contribution, actor: Actor):
-    reason = f"{contribution.rule_name}: {contribution.reason}"[:REASON_LENGTH]
-    row = append_points(
-        locked,
-        kind=PointsKind.AWARD,
-        points=contribution.points,
-        actor=actor,
-        reason=reason,
-        reference=f"purchase:{purchase.pk}:rule:{contribution.rule_id}",
-        purchase=purchase,
-        rule_id=contribution.rule_id,
-    )
-    PointsLot.objects.create(enrollment=locked, award=row, points=row.points, remaining=row.points)
+def _no_customer(field: str) -> DomainError:
+    return DomainError(ErrorCode.NOT_FOUND, "No such customer.", field=field)
 
 
-def _earn_for(
-    organization: Organization, purchase: Transaction, facts: Purchase, first: bool, actor: Actor
-) -> None:
-    enrollments = list(
-        Enrollment.objects.filter(
-            customer=purchase.customer, program__organization=organization, program__active=True
-        )
-        .select_related("program")
-        .order_by("pk")
+def buyers_find(
+    organization: Organization, items: list[PurchaseItem]
+) -> list[Customer | DomainError]:
+    """The customer of each item (found, or named by public id or by identifier), or why there
+    is none; set-wise, in two queries at most."""
+    identifiers: dict[int, tuple[str, str] | DomainError] = {}
+    for index, item in enumerate(items):
+        if item.customer is None and item.customer_id is None and item.identifier is not None:
+            type_, value = item.identifier
+            try:
+                identifiers[index] = normalize_identifier(
+                    type_, value, region=organization.default_region, field="identifier"
+                )
+            except DomainError as error:
+                identifiers[index] = error
+    found = customers_found(
+        organization=organization,
+        public_ids=[
+            item.customer_id for item in items if item.customer is None and item.customer_id
+        ],
+        identifiers=[key for key in identifiers.values() if isinstance(key, tuple)],
     )
-    rules = rules_of(e.program for e in enrollments)
-    for enrollment in enrollments:
-        locked = lock_enrollment(organization, enrollment)
-        member = member_facts(locked, purchase.customer, facts.occurred_at, first=first)
-        for contribution in earn(rules[locked.program_id], facts, member):
-            if contribution.points > 0:
-                _award(locked, purchase, contribution, actor)
-        promote(locked, actor, purchase)
+    buyers: list[Customer | DomainError] = []
+    for index, item in enumerate(items):
+        if item.customer is not None:
+            buyers.append(item.customer)
+        elif item.customer_id is not None:
+            buyers.append(found.by_public_id.get(item.customer_id) or _no_customer("customer"))
+        elif index in identifiers:
+            key = identifiers[index]
+            if isinstance(key, DomainError):
+                buyers.append(key)
+                continue
+            try:
+                buyers.append(
+                    found.by_identifier(*key, field="identifier") or _no_customer("identifier")
+                )
+            except DomainError as error:
+                buyers.append(error)
+        else:
+            buyers.append(
+                DomainError(
+                    ErrorCode.REQUIRED, "Give either customer or identifier.", field="customer"
+                )
+            )
+    return buyers
+
+
+def _checked(
+    organization: Organization,
+    item: PurchaseItem,
+    external_id: str,
+    buyer: Customer | DomainError,
+    stores: dict[str, Store],
+) -> NewPurchase:
+    """The item, checked as transaction_record checks it, in its order."""
+    if isinstance(buyer, DomainError):
+        raise buyer
+    require_tenant(buyer.organization_id, organization, "customer")
+    customer_refuse_closed(buyer)
+    clean = purchase_input.clean_purchase(item)
+    store = None
+    if item.store_code:
+        store = stores.get(item.store_code)
+        if store is None:
+            raise _unknown_store(item.store_code)
+    return NewPurchase(
+        buyer, store, external_id, clean, purchase_facts(clean.lines, clean.occurred_at, store)
+    )
+
+
+def _write(
+    organization: Organization, new: list[NewPurchase], actor: Actor, earn: bool
+) -> list[PurchaseResult]:
+    """Write the purchases together; if that fails on the unique external id (another caller
+    recorded one meanwhile, and has committed by now), each alone."""
+    try:
+        with transaction.atomic():
+            return purchases_write(organization, new, actor=actor, earn=earn)
+    except IntegrityError:
+        if len(new) > 1:
+            return [result for one in new for result in _write(organization, [one], actor, earn)]
+        recorded = _recorded(organization, {new[0].external_id})
+        if not recorded:
+            raise
+        return list(recorded.values())
+
+
+def purchases_record(
+    *,
+    organization: Organization,
+    items: list[PurchaseItem],
+    actor: Actor,
+    earn: bool = True,
+) -> list[PurchaseOutcome]:
+    """Record each purchase, in order, each succeeding or failing alone, as transaction_record
+    would one after another: a purchase recorded before answers with its first result, and so
+    does a later item of the batch with the external id of an earlier one that is recorded.
+
+    Without `earn` the purchases are loaded as history: recorded, earning nothing, the reason
+    kept with each (earning_withheld), written without locking any customer or enrolment.
+    """
+    outcomes = [PurchaseOutcome() for _ in items]
+    external_ids: dict[int, str] = {}
+    for index, item in enumerate(items):
+        try:
+            external_ids[index] = purchase_input.clean_external_id(item.external_id)
+        except DomainError as error:
+            outcomes[index].error = error
+    recorded = _recorded(organization, set(external_ids.values()))
+    waiting = [index for index, external_id in external_ids.items() if external_id not in recorded]
+    buyers = dict(zip(waiting, buyers_find(organization, [items[i] for i in waiting]), strict=True))
+    stores = stores_by_code(organization, (items[index].store_code for index in waiting))
+    new: dict[str, tuple[int, NewPurchase]] = {}
+    again: dict[int, str] = {}
+    for index in waiting:
+        external_id = external_ids[index]
+        if external_id in new:
+            again[index] = external_id
+            continue
+        try:
+            new[external_id] = (
+                index,
+                _checked(organization, items[index], external_id, buyers[index], stores),
+            )
+        except DomainError as error:
+            outcomes[index].error = error
+    for index, external_id in external_ids.items():
+        if external_id in recorded:
+            outcomes[index].result = recorded[external_id]
+    if new:
+        written = _write(organization, [purchase for _, purchase in new.values()], actor, earn)
+        for (index, _), result in zip(new.values(), written, strict=True):
+            outcomes[index].result = result
+    for index, external_id in again.items():
+        outcomes[index].result = replace(outcomes[new[external_id][0]].result, created=False)
+    return outcomes
 
 
 def transaction_record(
@@ -208,50 +327,19 @@ def transaction_record(
     actor: Actor,
 ) -> PurchaseResult:
     """Record the purchase and earn its points; the first result when it was recorded before."""
-    external_id = purchase_input.clean_external_id(external_id)
-    recorded = _recorded(organization, external_id)
-    if recorded is not None:
-        return recorded
-    require_tenant(customer.organization_id, organization, "customer")
-    customer_refuse_closed(customer)
-    currency = purchase_input.clean_currency(currency)
-    clean_lines = purchase_input.clean_lines(lines, currency)
-    occurred_at = purchase_input.clean_occurred_at(occurred_at)
-    channel = purchase_input.clean_channel(channel)
-    store = store_find(organization, store_code)
-    facts = purchase_facts(clean_lines, occurred_at, store)
-    try:
-        with transaction.atomic():
-            # One purchase of a customer at a time: only one can be their first.
-            Customer.objects.select_for_update().filter(pk=customer.pk).first()
-            first = not Transaction.objects.filter(customer=customer).exists()
-            earns = may_earn(customer)
-            purchase = Transaction.objects.create(
-                organization=organization,
-                customer=customer,
-                store=store,
-                external_id=external_id,
-                occurred_at=occurred_at,
-                currency=currency,
-                total_amount=facts.total,
-                channel=channel,
-                actor=str(actor),
-                earning_withheld=""
-                if earns
-                else earning_skipped(customer, "The points of this purchase").message,
-            )
-            TransactionLine.objects.bulk_create(
-                TransactionLine(transaction=purchase, **vars(line)) for line in clean_lines
-            )
-            if earns:
-                _earn_for(organization, purchase, facts, first, actor)
-    except IntegrityError:
-        # Another call recorded the same purchase first; it has committed by now.
-        recorded = _recorded(organization, external_id)
-        if recorded is None:
-            raise
-        return recorded
-    return purchase_result(purchase, created=True)
+    item = PurchaseItem(
+        external_id=external_id,
+        occurred_at=occurred_at,
+        currency=currency,
+        lines=lines,
+        store_code=store_code,
+        channel=channel,
+        customer=customer,
+    )
+    [outcome] = purchases_record(organization=organization, items=[item], actor=actor)
+    if outcome.error is not None:
+        raise outcome.error
+    return outcome.result
 
 
 def purchase_simulate(

@@ -60,6 +60,7 @@ ALLOWED = {
     ("coupon-list", "post"): BOTH_GROUPS,
     ("coupon-redeem", "post"): BOTH_GROUPS,
     ("transaction-list", "post"): SUPERVISORS,
+    ("transaction-batch", "post"): SUPERVISORS,
     ("program-simulate", "post"): BOTH_GROUPS,
     ("store-list", "post"): CONFIGURATION,
     ("store-detail", "patch"): CONFIGURATION,
@@ -207,6 +208,20 @@ def request_for(name: str, method: str, world: dict) -> tuple[str, dict]:
                 "occurred_at": "2026-06-15T12:00:00Z",
                 "currency": "EUR",
                 "lines": [{"sku": "A", "quantity": 1, "unit_price": "9.99"}],
+            },
+        ),
+        ("transaction-batch", "post"): (
+            "/api/v1/transactions/batch/",
+            {
+                "transactions": [
+                    {
+                        "customer": world["customer"].public_id,
+                        "external_id": "P-2",
+                        "occurred_at": "2026-06-15T12:00:00Z",
+                        "currency": "EUR",
+                        "lines": [{"sku": "A", "quantity": 1, "unit_price": "9.99"}],
+                    }
+                ]
             },
         ),
         ("program-simulate", "post"): (

@@ -395,6 +395,25 @@ BODIES = {
     ("customer-list", "post"): customer_body,
     ("customer-detail", "patch"): customer_body,
     ("customer-batch", "post"): lambda world: {"customers": [customer_body(world)]},
+    ("transaction-batch", "post"): lambda world: {
+        "transactions": [
+            {
+                "customer": world["customer"].public_id,
+                "external_id": "P-1",
+                "occurred_at": "2026-06-15T12:00:00Z",
+                "currency": "EUR",
+                "store": world["store"].code,
+                "lines": [{"sku": "A", "quantity": 1, "unit_price": "9.99", "line_amount": "9.99"}],
+            },
+            {
+                "identifier": {"type": "cardnumber", "value": "C-1"},
+                "external_id": "P-2",
+                "occurred_at": "2026-06-15T12:00:00Z",
+                "currency": "EUR",
+                "lines": [{"sku": "B", "category": "shoes", "quantity": 2, "unit_price": "1.00"}],
+            },
+        ]
+    },
     ("customer-identifiers", "post"): lambda world: {
         "source": "INSTORE",
         "type": "cardnumber",

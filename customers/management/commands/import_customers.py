@@ -1,4 +1,3 @@
-import sys
 import time
 from pathlib import Path
 
@@ -9,6 +8,7 @@ from crm.models import Organization
 from customers.transfer.columns import Catalog
 from customers.transfer.engine import MODES
 from customers.transfer.error_report import ErrorReport
+from customers.transfer.progress import Meter
 from customers.transfer.reading import Reader
 from customers.transfer.records import (
     FORMATS,
@@ -124,58 +124,3 @@ class Command(BaseCommand):
         )
         if totals.failed and errors:
             self.stdout.write(f"The failed rows are in {errors}.")
-
-
-class Meter:
-    """Progress: a bar with rows/s and ETA on a terminal, a line every few seconds otherwise."""
-
-    EVERY = 10.0
-
-    def __init__(self, out, stream, path: str, *, quiet: bool) -> None:
-        self.out = out
-        self.quiet = quiet
-        self.terminal = hasattr(out, "isatty") and out.isatty()
-        self.started = self.shown = time.monotonic()
-        self.done_before = 0
-        self.raw = getattr(stream, "buffer", None)
-        self.size = Path(path).stat().st_size if path != "-" else 0
-        self.compressed = getattr(self.raw, "fileobj", None)
-
-    def fraction(self) -> float | None:
-        stream = self.compressed or self.raw
-        if not self.size or stream is None:
-            return None
-        try:
-            return min(stream.tell() / self.size, 1.0)
-        except (OSError, ValueError):
-            return None
-
-    def show(self, progress: Progress) -> None:
-        now = time.monotonic()
-        if self.quiet or (not self.terminal and now - self.shown < self.EVERY):
-            return
-        self.shown = now
-        totals = progress.totals
-        rate = totals.rows / max(now - self.started, 1e-9)
-        fraction = self.fraction()
-        text = (
-            f"{self.done_before + totals.rows:,} rows, {rate:,.0f} rows/s "
-            f"({totals.created:,} created, {totals.updated:,} updated, "
-            f"{totals.unchanged:,} unchanged, {totals.failed:,} failed)"
-        )
-        if self.terminal:
-            bar = ""
-            if fraction is not None:
-                width = 30
-                filled = int(fraction * width)
-                eta = (now - self.started) * (1 - fraction) / fraction if fraction else 0
-                bar = f"[{'#' * filled}{'.' * (width - filled)}] {fraction:4.0%} ETA {eta:,.0f} s  "
-            self.out.write(f"\r{bar}{text}", ending="")
-            self.out.flush()
-        else:
-            self.out.write(f"line {progress.line:,}: {text}")
-
-    def finish(self) -> None:
-        if self.terminal and not self.quiet:
-            self.out.write("")
-        sys.stderr.flush()
