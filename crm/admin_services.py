@@ -30,6 +30,11 @@ def add_service_error(form: forms.BaseForm, error: DomainError, renamed=None) ->
     )
 
 
+def edited(data: dict, names: list[str]) -> dict:
+    """The form's values of the fields the services take by those names."""
+    return {name: data[name] for name in names}
+
+
 def staff_actor(request) -> Actor:
     return Actor.staff(request.user, request_id=getattr(request, "request_id", ""))
 
@@ -63,6 +68,25 @@ class ServiceForm(forms.ModelForm):
             except DomainError as error:
                 add_service_error(self, error)
         return cleaned
+
+
+class LeftOutKeptMixin:
+    """For a ServiceForm: each field of `kept_when_left_out` that a post leaves out keeps its
+    value (on a new row, its default), so a post made before the field existed changes nothing
+    it did not send."""
+
+    kept_when_left_out: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.kept_when_left_out:
+            self.fields[name].required = False
+
+    def clean(self):
+        for name in self.kept_when_left_out:
+            if self.add_prefix(name) not in self.data:
+                self.cleaned_data[name] = getattr(self.instance, name)
+        return super().clean()
 
 
 class ServiceInlineForm(ServiceForm):

@@ -1,4 +1,5 @@
-"""Loyalty configuration (programmes, tiers, stamp cards, rewards) and read-only ledgers.
+"""Loyalty configuration (coupon series, stamp cards, rewards; programmes and tiers in
+loyalty.admin_programmes) and read-only ledgers.
 
 Ledgers and running totals change only through the loyalty services, never by editing rows.
 """
@@ -8,16 +9,18 @@ from django.contrib import admin
 
 from crm.admin_paging import LargeTableAdminMixin
 from crm.admin_services import (
+    LeftOutKeptMixin,
     ServiceAdminMixin,
     ServiceForm,
     ServiceInlineForm,
     ServiceInlineFormSet,
+    edited,
 )
 from crm.tenancy import ReadOnlyAdminMixin, TenantScopedAdmin, TenantScopedMixin
 
-# Registers the points rewards pages: Django's autodiscovery imports this module only.
-from . import admin_points_rewards  # noqa: F401
-from .admin_purchases import EarningRuleInline
+# Registers the programme, tier and points rewards pages: Django's autodiscovery imports this
+# module only.
+from . import admin_points_rewards, admin_programmes  # noqa: F401
 from .models import (
     CardLinkDelivery,
     Coupon,
@@ -26,128 +29,12 @@ from .models import (
     Enrollment,
     PointsLot,
     PointsTransaction,
-    Program,
     Reward,
     StampCard,
     StampTransaction,
-    Tier,
-    TierChange,
 )
-from .services import coupon_series, programmes, stamp_cards
-
-
-def edited(data: dict, names: list[str]) -> dict:
-    """The form's values of the fields the services take by those names."""
-    return {name: data[name] for name in names}
-
-
-# Tiers and rewards are edited both inline, on their programme or stamp card, and on pages of
-# their own: the two share these.
-TIER_EDITABLE = ["number", "name", "points_threshold"]
-
-
-def tier_check(tier: Tier | None, program: Program, data: dict) -> None:
-    programmes.tier_validate(program=program, **edited(data, TIER_EDITABLE), tier=tier)
-
-
-def tier_create(program: Program, data: dict, actor) -> Tier:
-    return programmes.tier_create(program=program, **edited(data, TIER_EDITABLE), actor=actor)
-
-
-def tier_update(tier: Tier, data: dict, actor) -> Tier:
-    return programmes.tier_update(tier=tier, **edited(data, TIER_EDITABLE), actor=actor)
-
-
-class TierInlineForm(ServiceInlineForm):
-    class Meta:
-        model = Tier
-        fields = TIER_EDITABLE
-
-    def check(self):
-        tier_check(self.instance if self.instance.pk else None, self.parent, self.cleaned_data)
-
-
-class TierFormSet(ServiceInlineFormSet):
-    def create(self, data, actor):
-        return tier_create(self.instance, data, actor)
-
-    def update(self, obj, data, actor):
-        return tier_update(obj, data, actor)
-
-    def delete(self, obj, actor):
-        programmes.tier_delete(tier=obj, actor=actor)
-
-
-class TierInline(TenantScopedMixin, admin.TabularInline):
-    model = Tier
-    form = TierInlineForm
-    formset = TierFormSet
-    extra = 0
-
-
-PROGRAM_EDITABLE = list(programmes.PROGRAM_FIELDS)
-
-
-class ProgramForm(ServiceForm):
-    class Meta:
-        model = Program
-        fields = ["organization", *PROGRAM_EDITABLE]
-
-    def check(self):
-        program = self.instance if self.instance.pk else None
-        data = self.cleaned_data
-        programmes.program_validate(
-            organization=program.organization if program else data["organization"],
-            name=data["name"],
-            welcome_points=data["welcome_points"],
-            welcome_coupon_series=data["welcome_coupon_series"],
-            referrer_points=data["referrer_points"],
-            referee_points=data["referee_points"],
-            program=program,
-        )
-
-
-@admin.register(Program)
-class ProgramAdmin(ServiceAdminMixin, TenantScopedAdmin):
-    form = ProgramForm
-    list_display = [
-        "name",
-        "organization",
-        "active",
-        "welcome_points",
-        "referrer_points",
-        "referee_points",
-    ]
-    list_filter = ["active", "organization"]
-    list_select_related = ["organization"]
-    search_fields = ["name"]
-    fieldsets = [
-        (None, {"fields": ["organization", "name", "description", "active"]}),
-        ("Welcome offer", {"fields": ["welcome_points", "welcome_coupon_series"]}),
-        (
-            "Referrals",
-            {
-                "fields": ["referrer_points", "referee_points"],
-                "description": "Points given when a new member registers with a member's "
-                "referral code and joins this programme.",
-            },
-        ),
-    ]
-    inlines = [TierInline, EarningRuleInline]
-
-    def create(self, data, actor):
-        return programmes.program_create(
-            organization=data["organization"],
-            **edited(data, PROGRAM_EDITABLE),
-            actor=actor,
-        )
-
-    def update(self, obj, data, actor):
-        return programmes.program_update(program=obj, **edited(data, PROGRAM_EDITABLE), actor=actor)
-
-    def delete(self, obj, actor):
-        programmes.program_delete(program=obj, actor=actor)
-
+from .services import coupon_series, stamp_cards
+from .tiers import TierChange
 
 COUPON_SERIES_EDITABLE = list(coupon_series.COUPON_SERIES_FIELDS)
 
@@ -197,37 +84,6 @@ class CouponAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantScopedAdmin):
     list_filter = ["series"]
     list_select_related = ["series", "customer"]
     search_fields = ["code", "customer__email", "customer__public_id"]
-
-
-class TierForm(ServiceForm):
-    class Meta:
-        model = Tier
-        fields = ["program", *TIER_EDITABLE]
-
-    def check(self):
-        tier = self.instance if self.instance.pk else None
-        tier_check(tier, tier.program if tier else self.cleaned_data["program"], self.cleaned_data)
-
-
-@admin.register(Tier)
-class TierAdmin(ServiceAdminMixin, TenantScopedAdmin):
-    """A tier stays in the programme it was created in."""
-
-    form = TierForm
-    list_display = ["program", "number", "name"]
-    list_select_related = ["program"]
-    search_fields = ["name", "program__name"]
-
-    fixed_after_create = ("program",)
-
-    def create(self, data, actor):
-        return tier_create(data["program"], data, actor)
-
-    def update(self, obj, data, actor):
-        return tier_update(obj, data, actor)
-
-    def delete(self, obj, actor):
-        programmes.tier_delete(tier=obj, actor=actor)
 
 
 class PointsTransactionInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -340,26 +196,16 @@ def yes_no_field() -> forms.TypedChoiceField:
     )
 
 
-class StampCardForm(ServiceForm):
+class StampCardForm(LeftOutKeptMixin, ServiceForm):
     """A design field that a post leaves out keeps its value (on a new card, its default)."""
 
+    kept_when_left_out = tuple(STAMP_CARD_DESIGN)
     show_member_field = yes_no_field()
     show_stamps_to_reward_field = yes_no_field()
 
     class Meta:
         model = StampCard
         fields = ["organization", *STAMP_CARD_EDITABLE, *STAMP_CARD_DESIGN]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name in STAMP_CARD_DESIGN:
-            self.fields[name].required = False
-
-    def clean(self):
-        for name in STAMP_CARD_DESIGN:
-            if self.add_prefix(name) not in self.data:
-                self.cleaned_data[name] = getattr(self.instance, name)
-        return super().clean()
 
     def check(self):
         stamp_card = self.instance if self.instance.pk else None

@@ -31,7 +31,8 @@ from customers.services.registration import ServiceWarning
 from customers.services.status_labels import may_earn
 
 from ..choices import PointsKind
-from ..models import Enrollment, PointsLot, PointsTransaction, Program, TierChange
+from ..models import Enrollment, PointsLot, PointsTransaction, Program
+from ..tiers import TierChange
 from ..transactions import EarningRule, Transaction, TransactionLine
 from . import purchase_input
 from .common import lock_enrollment, require_tenant
