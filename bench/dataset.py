@@ -54,7 +54,8 @@ def organization_for_bench(slug: str):
     """The benchmark organization with a programme, tiers, a stamp card, and an API key."""
     from crm.models import ApiKey, Organization
     from crm.services import KEY_PREFIX, api_key_create, api_key_digest
-    from loyalty.models import Program, Reward, StampCard, Tier
+    from loyalty.models import Program, Reward, StampCard
+    from loyalty.tiers import Tier
 
     organization, _ = Organization.objects.get_or_create(
         slug=slug,

@@ -70,6 +70,26 @@ class ServiceForm(forms.ModelForm):
         return cleaned
 
 
+class LeftOutKeptMixin:
+    """For a ServiceForm: each field of `kept_when_left_out` that a post leaves out keeps its
+    value (on a new row, its default), so a post made before the field existed changes nothing
+    it did not send."""
+
+    kept_when_left_out: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.kept_when_left_out:
+            if name in self.fields:  # not when the page is only viewed
+                self.fields[name].required = False
+
+    def clean(self):
+        for name in self.kept_when_left_out:
+            if self.add_prefix(name) not in self.data:
+                self.cleaned_data[name] = getattr(self.instance, name)
+        return super().clean()
+
+
 class ServiceInlineForm(ServiceForm):
     def __init__(self, *args, parent: Model, **kwargs):
         super().__init__(*args, **kwargs)

@@ -2,8 +2,8 @@
 extended-field definition, programme, tier, stamp card, reward, points reward and coupon series,
 with its before and after values and who made it.
 
-Services record; nothing else writes these. Values are kept as JSON: dates as ISO text, decimals as
-text, related rows by their name or code.
+Services record; nothing else writes these. Values are kept as JSON: dates as ISO text, amounts
+as decimal text without trailing zeros, related rows by their name or code.
 """
 
 import datetime as dt
@@ -20,7 +20,7 @@ from .models import ConfigurationChange
 def as_json(value: Any) -> Any:
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
-    if isinstance(value, Decimal):  # as many decimals as it needs: 0.2500 is "0.25"
+    if isinstance(value, Decimal):  # 2500.50 as given, 2500.5000 as stored: the same amount
         return format(value.normalize(), "f")
     if hasattr(value, "_meta"):  # a related row: by what people know it as
         return getattr(value, "name", None) or getattr(value, "code", None) or str(value)

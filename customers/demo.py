@@ -30,11 +30,14 @@ from customers.inputs import (
 )
 from customers.membership.registration import customer_register
 from customers.models import Customer, StatusLabel
-from loyalty.models import CouponSeries, Program, Reward, StampCard, Tier
+from loyalty.choices import TierWindow
+from loyalty.models import CouponSeries, Program, Reward, StampCard
 from loyalty.points_rewards import PointsReward
 from loyalty.services.earning_rules import earning_rule_create
+from loyalty.services.enrolments import tier_set
 from loyalty.services.purchases import transaction_record
 from loyalty.services.rewards_catalogue import points_reward_create
+from loyalty.tiers import Tier
 from loyalty.transactions import EarningRule
 
 DEMO_SLUG = "demo"
@@ -56,6 +59,11 @@ MENU = [
     ("CROISSANT", "bakery", "150.00"),
     ("BEANS-250", "beans", "650.00"),
 ]
+# Every DUE_EVERY-th member above the lowest tier has a tier that expires once the demo is loaded,
+# for the daily renewal to renew or downgrade by what they earned; every other one of them earned
+# BONUS_POINTS, enough for Gold. The other members' tiers expire in the months to come.
+DUE_EVERY = 4
+BONUS_POINTS = 1000
 FIRST_NAMES = ["Asha", "Ravi", "Mei", "Kenji", "Sara", "Tom", "Lina", "Omar", "Priya", "Jun"]
 LAST_NAMES = ["Rao", "Sharma", "Tanaka", "Lee", "Garcia", "Sawyer", "Chen", "Khan", "Iyer", "Park"]
 
@@ -106,6 +114,7 @@ def seed_demo(*, customers: int) -> DemoAccess:
             "referee_points": 50,
             "point_value": Decimal("0.25"),
             "point_value_currency": "INR",
+            "tier_window": TierWindow.ROLLING_12_MONTHS,
         },
     )
     tiers = [("Silver", None), ("Gold", 1000), ("Platinum", 5000)]
@@ -149,6 +158,12 @@ def _demo_customers(
             continue
         rng = random.Random(i)  # noqa: S311 - demo data, reproducible by design
         mobile = demo_mobile(i)
+        tier_number = 1 + i % 3
+        points = rng.randrange(0, 500, 5) + (BONUS_POINTS if i % (2 * DUE_EVERY) == 0 else 0)
+        due = tier_number > 1 and i % DUE_EVERY == 0
+        tier_expires_at = None
+        if tier_number > 1 and not due:
+            tier_expires_at = timezone.now() + dt.timedelta(days=10 + i % 300)
         registered = customer_register(
             organization=organization,
             data=CustomerInput(
@@ -171,8 +186,9 @@ def _demo_customers(
                 enrollments=[
                     EnrollmentInput(
                         program_id=program.pk,
-                        tier_number=1 + i % 3,
-                        points=rng.randrange(0, 500, 5),
+                        tier_number=tier_number,
+                        points=points,
+                        tier_expires_at=tier_expires_at,
                     )
                 ],
                 stamp_card_ids=[stamp_card.pk],
@@ -181,6 +197,14 @@ def _demo_customers(
             actor=actor,
         )
         _demo_purchases(organization, registered.customer, i, rng, actor)
+        if due:  # after what they earned, so that it counts in the window ending now
+            tier_set(
+                organization=organization,
+                enrollment=registered.customer.enrollments.get(program=program),
+                tier_number=tier_number,
+                tier_expires_at=timezone.now(),
+                actor=actor,
+            )
         created += 1
     return created
 

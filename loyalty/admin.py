@@ -1,5 +1,5 @@
-"""Loyalty configuration (coupon series, stamp cards, rewards) and read-only ledgers; programmes
-and tiers are in admin_programmes.
+"""Loyalty configuration (coupon series, stamp cards, rewards; programmes and tiers in
+loyalty.admin_programmes) and read-only ledgers.
 
 Ledgers and running totals change only through the loyalty services, never by editing rows.
 """
@@ -9,6 +9,7 @@ from django.contrib import admin
 
 from crm.admin_paging import LargeTableAdminMixin
 from crm.admin_services import (
+    LeftOutKeptMixin,
     ServiceAdminMixin,
     ServiceForm,
     ServiceInlineForm,
@@ -17,7 +18,8 @@ from crm.admin_services import (
 )
 from crm.tenancy import ReadOnlyAdminMixin, TenantScopedAdmin, TenantScopedMixin
 
-# Register the programme and points reward pages: Django's autodiscovery imports this module only.
+# Registers the programme, tier and points rewards pages: Django's autodiscovery imports this
+# module only.
 from . import admin_points_rewards, admin_programmes  # noqa: F401
 from .models import (
     CardLinkDelivery,
@@ -30,9 +32,9 @@ from .models import (
     Reward,
     StampCard,
     StampTransaction,
-    TierChange,
 )
 from .services import coupon_series, stamp_cards
+from .tiers import TierChange
 
 COUPON_SERIES_EDITABLE = list(coupon_series.COUPON_SERIES_FIELDS)
 
@@ -196,26 +198,16 @@ def yes_no_field() -> forms.TypedChoiceField:
     )
 
 
-class StampCardForm(ServiceForm):
+class StampCardForm(LeftOutKeptMixin, ServiceForm):
     """A design field that a post leaves out keeps its value (on a new card, its default)."""
 
+    kept_when_left_out = tuple(STAMP_CARD_DESIGN)
     show_member_field = yes_no_field()
     show_stamps_to_reward_field = yes_no_field()
 
     class Meta:
         model = StampCard
         fields = ["organization", *STAMP_CARD_EDITABLE, *STAMP_CARD_DESIGN]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name in STAMP_CARD_DESIGN:
-            self.fields[name].required = False
-
-    def clean(self):
-        for name in STAMP_CARD_DESIGN:
-            if self.add_prefix(name) not in self.data:
-                self.cleaned_data[name] = getattr(self.instance, name)
-        return super().clean()
 
     def check(self):
         stamp_card = self.instance if self.instance.pk else None

@@ -1,11 +1,13 @@
 """Programmes and their tiers, saved through the programme services; a programme's page also
-edits its earning rules inline, previews them and links to its points chart."""
+edits its earning rules inline, previews them and links to its points chart. Django's
+autodiscovery reaches them through loyalty.admin."""
 
 from decimal import Decimal
 
 from django.contrib import admin
 
 from crm.admin_services import (
+    LeftOutKeptMixin,
     ServiceAdminMixin,
     ServiceForm,
     ServiceInlineForm,
@@ -17,12 +19,15 @@ from crm.tenancy import TenantScopedAdmin, TenantScopedMixin
 from .admin_programme_chart import ProgrammeChartMixin
 from .admin_purchases import EarningRuleInline
 from .admin_rule_preview import RulePreviewMixin
-from .models import Program, Tier
+from .models import Program
 from .services import programmes
+from .tiers import Tier
 
 # Tiers are edited both inline, on their programme, and on pages of their own: the two share
 # these.
-TIER_EDITABLE = ["number", "name", "points_threshold"]
+TIER_EDITABLE = ["number", "name", "points_threshold", "spend_threshold"]
+PROGRAM_EDITABLE = list(programmes.PROGRAM_FIELDS)
+TIER_SETTINGS = ("tier_basis", "tier_window", "tier_period_months")
 
 
 def tier_check(tier: Tier | None, program: Program, data: dict) -> None:
@@ -64,30 +69,21 @@ class TierInline(TenantScopedMixin, admin.TabularInline):
     extra = 0
 
 
-PROGRAM_EDITABLE = list(programmes.PROGRAM_FIELDS)
-
-
 POINT_VALUE = ["point_value", "point_value_currency"]
 
 
-class ProgramForm(ServiceForm):
-    """The value of a point, left out of a post, keeps its value (a new programme's: none);
-    left blank, it is not configured (0)."""
+class ProgramForm(LeftOutKeptMixin, ServiceForm):
+    """A tier setting or the value of a point that a post leaves out keeps its value (on a new
+    programme, its default); the value of a point left blank is not configured (0)."""
+
+    kept_when_left_out = (*TIER_SETTINGS, *POINT_VALUE)
 
     class Meta:
         model = Program
         fields = ["organization", *PROGRAM_EDITABLE]
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if "point_value" in self.fields:  # not when the page is only viewed
-            self.fields["point_value"].required = False
-
     def clean(self):
-        for name in POINT_VALUE:
-            if self.add_prefix(name) not in self.data:
-                self.cleaned_data[name] = getattr(self.instance, name)
-        if "point_value" in self.cleaned_data and self.cleaned_data["point_value"] is None:
+        if self.cleaned_data.get("point_value", 0) is None:
             self.cleaned_data["point_value"] = Decimal(0)
         return super().clean()
 
@@ -102,6 +98,7 @@ class ProgramForm(ServiceForm):
             referrer_points=data["referrer_points"],
             referee_points=data["referee_points"],
             **edited(data, POINT_VALUE),
+            **edited(data, list(TIER_SETTINGS)),
             program=program,
         )
 
@@ -118,6 +115,8 @@ class ProgramAdmin(ProgrammeChartMixin, RulePreviewMixin, ServiceAdminMixin, Ten
         "welcome_points",
         "referrer_points",
         "referee_points",
+        "tier_basis",
+        "tier_window",
     ]
     list_filter = ["active", "organization"]
     list_select_related = ["organization"]
@@ -139,6 +138,17 @@ class ProgramAdmin(ProgrammeChartMixin, RulePreviewMixin, ServiceAdminMixin, Ten
                 "fields": POINT_VALUE,
                 "description": "What one point outstanding is worth, for the programme's "
                 "liability on its points chart; 0 (or blank): not configured.",
+            },
+        ),
+        (
+            "Tiers",
+            {
+                "fields": list(TIER_SETTINGS),
+                "description": "What members reach the tiers below by (each tier's points or "
+                "spend threshold), counted over which window. With a window, a tier lasts a "
+                "period (to the end of the year with the calendar year), then is renewed, "
+                "upgraded or downgraded by what the member earned or spent in the window. "
+                "Lifetime: tiers are reached by all points ever earned and never expire.",
             },
         ),
     ]
@@ -173,7 +183,7 @@ class TierAdmin(ServiceAdminMixin, TenantScopedAdmin):
     """A tier stays in the programme it was created in."""
 
     form = TierForm
-    list_display = ["program", "number", "name"]
+    list_display = ["program", "number", "name", "points_threshold", "spend_threshold"]
     list_select_related = ["program"]
     search_fields = ["name", "program__name"]
 

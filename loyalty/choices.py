@@ -13,11 +13,35 @@ class PointsKind(models.TextChoices):
     TRANSFER_OUT = "transfer_out"
 
 
+# The ledger rows whose points count towards a tier in a programme that qualifies on points
+# earned in a window (loyalty.services.tier_changes.qualifying_figure).
+QUALIFYING_POINTS_KINDS = (PointsKind.AWARD,)
+
+
+class TierBasis(models.TextChoices):
+    """What a programme's tiers are reached by."""
+
+    POINTS = "points", "Points earned"
+    SPEND = "spend", "Purchase spend"
+
+
+class TierWindow(models.TextChoices):
+    """Over what time the figure a tier is reached by is counted; with a window, tiers expire."""
+
+    LIFETIME = "lifetime", "Lifetime (tiers never expire)"
+    ROLLING_12_MONTHS = "rolling_12_months", "The last 12 months"
+    CALENDAR_YEAR = "calendar_year", "The calendar year"
+
+
 class TierChangeReason(models.TextChoices):
-    ENROLMENT = "enrolment"
-    SET = "set"
-    THRESHOLD = "threshold"
-    MERGE = "merge"
+    ENROLMENT = "enrolment", "Given at enrolment"
+    SET = "set", "Set by staff"
+    THRESHOLD = "threshold", "Reached its threshold"
+    MERGE = "merge", "Kept from a merged enrolment"
+    # At the end of a tier period (loyalty.services.tier_renewals):
+    RENEWAL = "renewal", "Renewed for another period"
+    UPGRADE = "upgrade", "Upgraded at the end of its period"
+    DOWNGRADE = "downgrade", "Downgraded at the end of its period"
 
 
 class StripType(models.TextChoices):

@@ -1,5 +1,6 @@
-"""Programmes, tiers and enrolments with their points ledger; stamp cards with their stamp ledger;
-coupons and the rewards bought with points; card link deliveries.
+"""Programmes and enrolments with their points ledger; stamp cards with their stamp ledger;
+coupons and the rewards bought with points; card link deliveries. Tiers, with the history of an
+enrolment's tier, are in loyalty.tiers.
 
 The ledgers (points, stamps, tier changes, points reward redemptions) are append-only: a database
 trigger refuses updates. A balance or stamp count kept on the enrolment or card is a running total
@@ -17,8 +18,9 @@ from crm.db import choices_check
 from crm.models import Organization, Store
 from customers.models import Customer
 
-# Django finds the models of purchases and earning rules, and of points rewards, through these.
-from . import points_rewards, transactions  # noqa: F401
+# Django finds the models of tiers, of purchases and earning rules, and of points rewards, through
+# these.
+from . import points_rewards, tiers, transactions  # noqa: F401
 from .choices import (
     CardStatus,
     DeliveryChannel,
@@ -26,7 +28,8 @@ from .choices import (
     PointsKind,
     StampKind,
     StripType,
-    TierChangeReason,
+    TierBasis,
+    TierWindow,
 )
 
 
@@ -89,6 +92,12 @@ class Program(models.Model):
     # What the points outstanding are worth (the programme's liability); 0: not configured.
     point_value = models.DecimalField(max_digits=12, decimal_places=4, default=Decimal(0))
     point_value_currency = models.CharField(max_length=3, blank=True, help_text="e.g. EUR.")
+    # How members reach and keep tiers (loyalty.services.tier_changes, docs/loyalty.md).
+    tier_basis = models.CharField(max_length=8, choices=TierBasis.choices, default="points")
+    tier_window = models.CharField(max_length=20, choices=TierWindow.choices, default="lifetime")
+    tier_period_months = models.PositiveSmallIntegerField(
+        default=12, help_text="How long a tier reached or renewed lasts, with the rolling window."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -100,33 +109,15 @@ class Program(models.Model):
                 & (Q(point_value_currency="") | Q(point_value_currency__regex=r"^[A-Z]{3}$")),
                 name="program_point_value_valid",
             ),
+            choices_check("tier_basis", TierBasis, "program_tier_basis_valid"),
+            choices_check("tier_window", TierWindow, "program_tier_window_valid"),
+            models.CheckConstraint(
+                condition=Q(tier_period_months__gte=1), name="program_tier_period_from_one"
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
-
-
-class Tier(models.Model):
-    TENANT_PATH = "program__organization"
-
-    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="tiers")
-    number = models.PositiveSmallIntegerField(help_text="1 is the lowest tier.")
-    name = models.CharField(max_length=100)
-    points_threshold = models.PositiveBigIntegerField(
-        null=True,
-        blank=True,
-        help_text="Members whose points earned reach this move up to the tier automatically.",
-    )
-
-    class Meta:
-        ordering = ["program", "number"]
-        constraints = [
-            models.UniqueConstraint(fields=["program", "number"], name="uniq_tier_number"),
-            models.CheckConstraint(condition=Q(number__gte=1), name="tier_number_from_one"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.number}. {self.name}"
 
 
 class Enrollment(models.Model):
@@ -135,12 +126,17 @@ class Enrollment(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="enrollments")
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="enrollments")
     tier = models.ForeignKey(
-        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="enrollments"
+        "loyalty.Tier", on_delete=models.PROTECT, null=True, blank=True, related_name="enrollments"
     )
     tier_expires_at = models.DateTimeField(null=True, blank=True)
+    # A tier set by staff (or given at enrolment): renewals never go below it until it expires.
+    tier_floor = models.ForeignKey(
+        "loyalty.Tier", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    tier_floor_until = models.DateTimeField(null=True, blank=True)  # empty: until set again
     # The sum of this enrolment's ledger, kept with it in the same transaction.
     points_balance = models.BigIntegerField(default=0, editable=False)
-    # The sum of its awards: what tier thresholds are measured against.
+    # The sum of its awards: what tier thresholds are measured against without a window.
     points_earned = models.BigIntegerField(default=0, editable=False)
     enrolled_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -151,6 +147,13 @@ class Enrollment(models.Model):
             models.UniqueConstraint(fields=["customer", "program"], name="uniq_enrollment"),
             models.CheckConstraint(
                 condition=Q(points_balance__gte=0), name="enrollment_balance_not_negative"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["tier_expires_at"],
+                condition=Q(tier_expires_at__isnull=False),
+                name="enrollment_tier_due",
             ),
         ]
 
@@ -243,37 +246,6 @@ class PointsLot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.remaining}/{self.points}"
-
-
-class TierChange(models.Model):
-    """Every change of an enrolment's tier, with why and by whom (append-only)."""
-
-    TENANT_PATH = "enrollment__customer__organization"
-
-    enrollment = models.ForeignKey(
-        Enrollment, on_delete=models.CASCADE, related_name="tier_changes"
-    )
-    from_tier = models.ForeignKey(
-        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    to_tier = models.ForeignKey(
-        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    tier_expires_at = models.DateTimeField(null=True, blank=True)
-    reason = models.CharField(max_length=10, choices=TierChangeReason.choices)
-    # A purchase goes only together with the rows it wrote (a customer's deletion).
-    purchase = models.ForeignKey(
-        "loyalty.Transaction", on_delete=models.RESTRICT, null=True, blank=True, related_name="+"
-    )
-    actor = models.CharField(max_length=200)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-
-    class Meta:
-        ordering = ["enrollment", "created_at", "pk"]
-        constraints = [choices_check("reason", TierChangeReason, "tier_change_reason_valid")]
-
-    def __str__(self) -> str:
-        return f"{self.from_tier} → {self.to_tier}"
 
 
 class StampCard(models.Model):

@@ -1,4 +1,5 @@
-"""Background jobs of loyalty: the hourly points expiry (CELERY_BEAT_SCHEDULE in the settings)."""
+"""Background jobs of loyalty (CELERY_BEAT_SCHEDULE in the settings): the hourly points expiry
+and the daily end of tier periods."""
 
 import logging
 
@@ -6,6 +7,7 @@ from crm.actors import SYSTEM
 from crm.background import background_task
 
 from .services.points import points_expire_due
+from .services.tier_renewals import tiers_renew_due
 
 logger = logging.getLogger(__name__)
 
@@ -14,3 +16,14 @@ logger = logging.getLogger(__name__)
 def points_expire_task() -> None:
     expired = points_expire_due(actor=SYSTEM)
     logger.info("Expired %s points in %s lots", expired.points, expired.lots)
+
+
+@background_task
+def tiers_renew_task() -> None:
+    renewals = tiers_renew_due(actor=SYSTEM)
+    logger.info(
+        "Tier periods ended: %s renewed, %s upgraded, %s downgraded",
+        renewals.renewed,
+        renewals.upgraded,
+        renewals.downgraded,
+    )

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import F, Prefetch, QuerySet, Window
+from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
+from django.utils import timezone
 
 from crm.db import as_date, as_datetime, prepared_cursor, read_ahead
 from crm.models import Organization
@@ -19,6 +20,7 @@ from customers.selectors import (
     extended_field_definitions,
     import_event,
 )
+from loyalty.choices import TierWindow
 from loyalty.models import Coupon, Enrollment, PointsTransaction
 from loyalty.selectors import (
     CardView,
@@ -28,6 +30,8 @@ from loyalty.selectors import (
     customer_purchases,
 )
 from loyalty.services.purchase_input import in_minor_units
+from loyalty.services.tier_changes import tier_floor_at
+from loyalty.tiers import Tier, TierChange
 
 # --- the customer document ---------------------------------------------------------------------
 #
@@ -290,6 +294,7 @@ def _sqlite_export(document: dict) -> None:
 
 LEDGER_ROWS_SHOWN = 5
 PURCHASES_SHOWN = 10
+TIER_CHANGES_SHOWN = 5
 HISTORY_SHOWN = 50
 REFERRALS_SHOWN = 10
 
@@ -302,7 +307,9 @@ class Overview:
     source_accounts: list
     channels: list
     definitions: dict[str, ExtendedFieldDefinition]
-    enrollments: list  # each with .latest_rows, its newest ledger rows
+    # Each with .latest_rows and .latest_tier_changes, the newest of each, and .floor_now, the
+    # tier set by staff that renewals may not go below now, if any.
+    enrollments: list
     purchases: list  # the newest, each with .points, what it earned, and .total, its amount
     cards: list  # each with .view, a CardView
     coupons: list
@@ -318,14 +325,36 @@ def customer_overview(customer: Customer) -> Overview:
     latest_rows = PointsTransaction.objects.annotate(
         rank=Window(RowNumber(), partition_by=F("enrollment_id"), order_by=newest_first)
     ).filter(rank__lte=LEDGER_ROWS_SHOWN)
+    latest_tier_changes = (
+        TierChange.objects.annotate(
+            rank=Window(RowNumber(), partition_by=F("enrollment_id"), order_by=newest_first)
+        )
+        .filter(rank__lte=TIER_CHANGES_SHOWN)
+        .select_related("from_tier", "to_tier")
+    )
+    lowest = Tier.objects.filter(program=OuterRef("program")).order_by("number")
     enrollments = list(
         Enrollment.objects.filter(customer=customer)
-        .select_related("program", "tier")
-        .prefetch_related(Prefetch("points_transactions", latest_rows, to_attr="latest_rows"))
+        .annotate(lowest_tier_number=Subquery(lowest.values("number")[:1]))
+        .select_related("program", "tier", "tier_floor")
+        .prefetch_related(
+            Prefetch("points_transactions", latest_rows, to_attr="latest_rows"),
+            Prefetch("tier_changes", latest_tier_changes, to_attr="latest_tier_changes"),
+        )
         .order_by("program__name", "pk")
     )
+    now = timezone.now()
     for enrollment in enrollments:
         enrollment.latest_rows.sort(key=lambda row: (row.created_at, row.pk), reverse=True)
+        enrollment.latest_tier_changes.sort(
+            key=lambda change: (change.created_at, change.pk), reverse=True
+        )
+        floor = tier_floor_at(enrollment, now)
+        if enrollment.program.tier_window == TierWindow.LIFETIME or (
+            floor is not None and floor.number <= enrollment.lowest_tier_number
+        ):
+            floor = None  # no renewals, or nothing below the floor anyway
+        enrollment.floor_now = floor
     purchases = list(customer_purchases(customer)[:PURCHASES_SHOWN])
     for purchase in purchases:
         purchase.total = in_minor_units(purchase.total_amount, purchase.currency)

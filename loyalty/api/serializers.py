@@ -7,7 +7,7 @@ from rest_framework import serializers
 from crm.api.fields import DateTimeField, id_field
 from crm.api.rendering import iso
 from crm.api.serializers import InputSerializer
-from loyalty.choices import CardStatus, PointsKind, StripType
+from loyalty.choices import CardStatus, PointsKind, StripType, TierBasis, TierWindow
 from loyalty.links import apple_wallet_url, card_page_url, google_wallet_url
 from loyalty.selectors import CardView, card_view
 from loyalty.services.points import MAX_POINTS
@@ -175,6 +175,9 @@ class TierSerializer(serializers.Serializer):
     number = serializers.IntegerField()
     name = serializers.CharField()
     points_threshold = serializers.IntegerField(allow_null=True)
+    spend_threshold = serializers.DecimalField(
+        max_digits=18, decimal_places=4, normalize_output=True, allow_null=True
+    )
 
 
 class ProgramSerializer(serializers.Serializer):
@@ -186,6 +189,11 @@ class ProgramSerializer(serializers.Serializer):
     welcome_coupon_series_id = serializers.IntegerField(allow_null=True)
     referrer_points = serializers.IntegerField()
     referee_points = serializers.IntegerField()
+    tier_basis = serializers.ChoiceField(TierBasis.choices)
+    tier_window = serializers.ChoiceField(TierWindow.choices)
+    tier_period_months = serializers.IntegerField(
+        help_text="How long a tier reached or renewed lasts, with the rolling window."
+    )
     tiers = TierSerializer(many=True, source="tiers.all")
 
 

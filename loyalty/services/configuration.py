@@ -24,13 +24,20 @@ def required_text(value: str, model, name: str) -> str:
 MAX_COUNT = 2**31 - 1  # what a positive integer column holds on every database
 
 
-def check_count(value: int | None, *, field: str, minimum: int = 0, optional: bool = False):
+def check_count(
+    value: int | None,
+    *,
+    field: str,
+    minimum: int = 0,
+    maximum: int = MAX_COUNT,
+    optional: bool = False,
+):
     if value is None and optional:
         return
-    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= MAX_COUNT:
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= maximum:
         raise DomainError(
             ErrorCode.INVALID,
-            f"A whole number from {minimum} to {MAX_COUNT} is needed.",
+            f"A whole number from {minimum} to {maximum} is needed.",
             field=field,
         )
 

@@ -20,12 +20,13 @@ from customers.services.registration import ServiceWarning
 from customers.services.status_labels import may_earn
 
 from ..choices import TierChangeReason
-from ..models import Enrollment, Program, Tier
+from ..models import Enrollment, Program
 from ..side_effects import SideEffect
+from ..tiers import Tier
 from .common import lock_enrollment, require_tenant
 from .coupons import coupon_issue
 from .points import earning_skipped, points_award
-from .tier_changes import change_tier, find_tier
+from .tier_changes import change_tier, find_tier, tier_floor_set
 
 
 @dataclass
@@ -76,14 +77,20 @@ def enrollment_create(
     """Enrol a customer at a tier (the lowest by default), with opening points, and give the
     programme's welcome points and coupon. A customer whose status label blocks earning is
     enrolled without the points, with a warning (the coupon is issued: redeeming it is what
-    the label refuses)."""
+    the label refuses). A tier given by number is a floor until `tier_expires_at`, as one set
+    by staff is."""
     customer_refuse_closed(customer)
     tier = enrollment_validate(
         organization=organization, customer=customer, program=program, tier_number=tier_number
     )
     try:
         with transaction.atomic():
-            enrollment = Enrollment.objects.create(customer=customer, program=program)
+            enrollment = Enrollment.objects.create(
+                customer=customer,
+                program=program,
+                tier_floor=tier if tier_number is not None else None,
+                tier_floor_until=tier_expires_at if tier_number is not None else None,
+            )
     except IntegrityError:
         raise _already_enrolled(program) from None  # a concurrent call enrolled them first
     audit.record(
@@ -131,9 +138,13 @@ def tier_set(
     tier_expires_at: dt.datetime | None = None,
     actor: Actor,
 ) -> EnrollmentResult:
+    """Set the enrolment's tier until `tier_expires_at` (never, without it). Until then it is a
+    floor: the end of a tier period never takes the member below it."""
     locked = lock_enrollment(organization, enrollment)
     customer_refuse_closed(locked.customer)
     tier = find_tier(locked.program, tier_number, field="tier_number")
     changed = change_tier(locked, tier, tier_expires_at, TierChangeReason.SET, actor)
-    enrollment.tier, enrollment.tier_expires_at = locked.tier, locked.tier_expires_at
+    tier_floor_set(locked, tier, tier_expires_at)
+    for name in ("tier", "tier_expires_at", "tier_floor", "tier_floor_until"):
+        setattr(enrollment, name, getattr(locked, name))
     return EnrollmentResult(enrollment, [changed] if changed else [])

@@ -148,7 +148,9 @@ def points_award(
     promoted = promote(locked, actor)
     if promoted:
         result.side_effects.append(promoted)
-    enrollment.refresh_from_db(fields=["points_balance", "points_earned", "tier", "updated_at"])
+    enrollment.refresh_from_db(
+        fields=["points_balance", "points_earned", "tier", "tier_expires_at", "updated_at"]
+    )
     return result
 
 

@@ -1,4 +1,5 @@
-"""Configuring programmes and their tiers."""
+"""Configuring programmes and their tiers: what tiers qualify on, over which window, for how
+long (loyalty.services.tier_changes), and each tier's thresholds."""
 
 from decimal import Decimal
 
@@ -7,11 +8,14 @@ from django.db import IntegrityError, transaction
 from crm.actors import SYSTEM, Actor
 from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
+from customers.normalization import require_choice
 
-from ..models import CouponSeries, Program, Tier
+from ..choices import TierBasis, TierWindow
+from ..models import CouponSeries, Program
+from ..tiers import Tier
 from .common import require_tenant
 from .configuration import check_count, config_create, config_delete, config_update, required_text
-from .purchase_input import CURRENCY
+from .purchase_input import CURRENCY, MAX_AMOUNT
 from .rewards_catalogue import POINTS_REWARD_FIELDS
 
 PROGRAM_FIELDS = (
@@ -24,8 +28,13 @@ PROGRAM_FIELDS = (
     "referee_points",
     "point_value",
     "point_value_currency",
+    "tier_basis",
+    "tier_window",
+    "tier_period_months",
 )
-TIER_FIELDS = ("program", "number", "name", "points_threshold")
+TIER_FIELDS = ("program", "number", "name", "points_threshold", "spend_threshold")
+MAX_TIER_PERIOD_MONTHS = 120
+SPEND_DECIMALS = Decimal("0.0001")  # what a tier's spend threshold column keeps
 
 
 MAX_POINT_VALUE = Decimal(10) ** 8  # what the column (12 digits, 4 after the point) holds
@@ -67,6 +76,9 @@ def program_validate(
     referee_points: int,
     point_value: Decimal,
     point_value_currency: str,
+    tier_basis: str,
+    tier_window: str,
+    tier_period_months: int,
     program: Program | None = None,
 ) -> str:
     """The programme's name, cleaned: the organization's only programme of that name.
@@ -79,6 +91,18 @@ def program_validate(
         (referee_points, "referee_points"),
     ):
         check_count(points, field=field_name)
+    require_choice(
+        tier_basis, TierBasis, code=ErrorCode.INVALID, field="tier_basis", what="tier basis"
+    )
+    require_choice(
+        tier_window, TierWindow, code=ErrorCode.INVALID, field="tier_window", what="tier window"
+    )
+    check_count(
+        tier_period_months,
+        field="tier_period_months",
+        minimum=1,
+        maximum=MAX_TIER_PERIOD_MONTHS,
+    )
     if welcome_coupon_series is not None:
         require_tenant(welcome_coupon_series.organization_id, organization, "welcome_coupon_series")
     others = Program.objects.filter(organization=organization, name=name)
@@ -105,6 +129,9 @@ def program_create(
     referee_points: int = 0,
     point_value: Decimal = Decimal(0),
     point_value_currency: str = "",
+    tier_basis: str = TierBasis.POINTS,
+    tier_window: str = TierWindow.LIFETIME,
+    tier_period_months: int = 12,
     actor: Actor = SYSTEM,
 ) -> Program:
     name = program_validate(
@@ -116,6 +143,9 @@ def program_create(
         referee_points=referee_points,
         point_value=point_value,
         point_value_currency=point_value_currency,
+        tier_basis=tier_basis,
+        tier_window=tier_window,
+        tier_period_months=tier_period_months,
     )
     try:
         with transaction.atomic():
@@ -133,6 +163,9 @@ def program_create(
                 referee_points=referee_points,
                 point_value=point_value,
                 point_value_currency=point_value_currency,
+                tier_basis=tier_basis,
+                tier_window=tier_window,
+                tier_period_months=tier_period_months,
             )
     except IntegrityError:
         raise DomainError(
@@ -155,9 +188,13 @@ def program_update(
     referee_points: int,
     point_value: Decimal,
     point_value_currency: str,
+    tier_basis: str,
+    tier_window: str,
+    tier_period_months: int,
     actor: Actor = SYSTEM,
 ) -> Program:
-    """Enrolments already made keep what they were given."""
+    """Enrolments already made keep what they were given: a tier's expiry stays as it was set,
+    and the new tier settings apply from the next change of each member's tier."""
     name = program_validate(
         organization=program.organization,
         name=name,
@@ -167,6 +204,9 @@ def program_update(
         referee_points=referee_points,
         point_value=point_value,
         point_value_currency=point_value_currency,
+        tier_basis=tier_basis,
+        tier_window=tier_window,
+        tier_period_months=tier_period_months,
         program=program,
     )
     return config_update(
@@ -181,6 +221,9 @@ def program_update(
         referee_points=referee_points,
         point_value=point_value,
         point_value_currency=point_value_currency,
+        tier_basis=tier_basis,
+        tier_window=tier_window,
+        tier_period_months=tier_period_months,
     )
 
 
@@ -206,6 +249,7 @@ def tier_validate(
     number: int,
     name: str,
     points_threshold: int | None,
+    spend_threshold: Decimal | None,
     tier: Tier | None = None,
 ) -> str:
     """The tier's name, cleaned: its number is the programme's only tier of that number.
@@ -213,6 +257,17 @@ def tier_validate(
     check_count(number, field="number", minimum=1)
     name = required_text(name, Tier, "name")
     check_count(points_threshold, field="points_threshold", optional=True)
+    if spend_threshold is not None and not (
+        isinstance(spend_threshold, Decimal)
+        and spend_threshold.is_finite()
+        and 0 <= spend_threshold < MAX_AMOUNT
+        and spend_threshold == spend_threshold.quantize(SPEND_DECIMALS)
+    ):
+        raise DomainError(
+            ErrorCode.AMOUNT_INVALID,
+            f"An amount from 0 to under {MAX_AMOUNT}, with at most 4 decimals.",
+            field="spend_threshold",
+        )
     others = Tier.objects.filter(program=program, number=number)
     if tier is not None:
         others = others.exclude(pk=tier.pk)
@@ -230,11 +285,17 @@ def tier_create(
     number: int,
     name: str,
     points_threshold: int | None = None,
+    spend_threshold: Decimal | None = None,
     actor: Actor = SYSTEM,
 ) -> Tier:
-    """Members reach the new tier by their next award that crosses its threshold."""
+    """Members reach the new tier by their next award or purchase that takes their qualifying
+    figure over its threshold, or at the end of their tier's period."""
     name = tier_validate(
-        program=program, number=number, name=name, points_threshold=points_threshold
+        program=program,
+        number=number,
+        name=name,
+        points_threshold=points_threshold,
+        spend_threshold=spend_threshold,
     )
     return config_create(
         Tier,
@@ -244,22 +305,35 @@ def tier_create(
         number=number,
         name=name,
         points_threshold=points_threshold,
+        spend_threshold=spend_threshold,
     )
 
 
 @transaction.atomic
 def tier_update(
-    *, tier: Tier, number: int, name: str, points_threshold: int | None, actor: Actor = SYSTEM
+    *,
+    tier: Tier,
+    number: int,
+    name: str,
+    points_threshold: int | None,
+    spend_threshold: Decimal | None,
+    actor: Actor = SYSTEM,
 ) -> Tier:
     name = tier_validate(
         program=tier.program,
         number=number,
         name=name,
         points_threshold=points_threshold,
+        spend_threshold=spend_threshold,
         tier=tier,
     )
     return config_update(
-        tier, actor=actor, number=number, name=name, points_threshold=points_threshold
+        tier,
+        actor=actor,
+        number=number,
+        name=name,
+        points_threshold=points_threshold,
+        spend_threshold=spend_threshold,
     )
 
 

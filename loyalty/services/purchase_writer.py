@@ -27,13 +27,14 @@ from customers.models import AuditEvent, Customer
 from customers.services.registration import ServiceWarning
 from customers.services.status_labels import may_earn
 
-from ..choices import EarningKind, PointsKind, TierChangeReason
-from ..models import Enrollment, PointsLot, PointsTransaction, Program, Tier, TierChange
+from ..choices import EarningKind, PointsKind, TierBasis, TierChangeReason, TierWindow
+from ..models import Enrollment, PointsLot, PointsTransaction, Program
+from ..tiers import Tier, TierChange
 from ..transactions import EarningRule, Transaction, TransactionLine
 from .earning import Contribution, Member, Purchase, earn
 from .points import earning_skipped, points_event
 from .purchase_input import CleanPurchase
-from .tier_changes import TierMove, promotion, tier_move
+from .tier_changes import TierMove, promotion, qualifying_figure, tier_expiry, tier_move
 
 REASON_LENGTH = PointsTransaction._meta.get_field("reason").max_length
 # Why a purchase loaded as history (import_transactions --no-earn) earned nothing.
@@ -187,8 +188,14 @@ def _earn_all(
     programs = {enrollment.program_id: enrollment.program for enrollment in enrollments}
     rules = rules_of(programs.values())
     tiers: dict[int, list[Tier]] = defaultdict(list)
-    for tier in Tier.objects.filter(program__in=programs, points_threshold__isnull=False):
+    for tier in Tier.objects.filter(program__in=programs).order_by("program", "number"):
         tiers[tier.program_id].append(tier)
+    now = timezone.now()
+    figures_before = {
+        enrollment.pk: qualifying_figure(enrollment, end=now)
+        for enrollment in enrollments
+        if not _counts_points_earned(enrollment.program)
+    }
     capped = {
         pk
         for pk, of_program in rules.items()
@@ -216,11 +223,19 @@ def _earn_all(
                 enrollment, row, earn(rules[enrollment.program_id], facts, member), actor, reckoning
             )
             earned_today[(enrollment.pk, day)] = member.earned_today + earning.points
-            reached = promotion(
-                tiers[enrollment.program_id], enrollment.points_earned, enrollment.tier
-            )
+            program = enrollment.program
+            if _counts_points_earned(program):
+                figure = enrollment.points_earned
+            elif program.tier_basis == TierBasis.SPEND:  # this write's purchases are in it
+                figure = figures_before[enrollment.pk]
+            else:  # this write's points are not yet
+                figure = figures_before[enrollment.pk] + reckoning.moved[enrollment.pk]
+            reached = promotion(program, tiers[program.pk], figure, enrollment.tier)
             if reached is not None:
-                move = tier_move(enrollment, reached, None, TierChangeReason.THRESHOLD, actor, row)
+                expires_at = tier_expiry(program, tiers[program.pk], reached, now)
+                move = tier_move(
+                    enrollment, reached, expires_at, TierChangeReason.THRESHOLD, actor, row
+                )
                 reckoning.moves.append(move)
                 reckoning.events.append(move.event)
     _save(reckoning)
@@ -228,6 +243,12 @@ def _earn_all(
     for move in reckoning.moves:
         tier_changes[move.change.purchase_id].append(move.change)
     return reckoning.earnings, tier_changes
+
+
+def _counts_points_earned(program: Program) -> bool:
+    """Whether the programme's tiers are reached by the points earned in its whole life, which
+    each enrolment keeps as a running total."""
+    return program.tier_basis == TierBasis.POINTS and program.tier_window == TierWindow.LIFETIME
 
 
 def _earning(
@@ -284,11 +305,15 @@ def _save(reckoning: _Reckoning) -> None:
     AuditEvent.objects.bulk_create(reckoning.events)
     TierChange.objects.bulk_create(move.change for move in reckoning.moves)
     promoted = {move.change.enrollment_id: move.change.enrollment for move in reckoning.moves}
-    _move(reckoning.moved, {pk: enrollment.tier_id for pk, enrollment in promoted.items()})
+    _move(
+        reckoning.moved,
+        {pk: (e.tier_id, e.tier_expires_at) for pk, e in promoted.items()},
+    )
 
 
-def _move(points: dict[int, int], tiers: dict[int, int]) -> None:
-    """Move each enrolment's balance and points earned by `points`, and set `tiers`, in one
+def _move(points: dict[int, int], tiers: dict[int, tuple[int, dt.datetime | None]]) -> None:
+    """Move each enrolment's balance and points earned by `points`, and set `tiers` (each with
+    when it expires), in one
     update relative to what each row holds. Written as SQL: the ORM's Case and When cost more
     to build for a hundred rows than the update costs to run."""
     if not points and not tiers:
@@ -304,12 +329,10 @@ def _move(points: dict[int, int], tiers: dict[int, int]) -> None:
     if tiers:
         cases = " ".join("WHEN %s THEN %s" for _ in tiers)
         sets.append(f"tier_id = CASE id {cases} ELSE tier_id END")
-        params += [value for item in tiers.items() for value in item]
-        listed = ", ".join("%s" for _ in tiers)
-        sets.append(
-            f"tier_expires_at = CASE WHEN id IN ({listed}) THEN NULL ELSE tier_expires_at END"
-        )
-        params += list(tiers)
+        params += [value for pk, (tier_id, _) in tiers.items() for value in (pk, tier_id)]
+        sets.append(f"tier_expires_at = CASE id {cases} ELSE tier_expires_at END")
+        adapt = connection.ops.adapt_datetimefield_value
+        params += [value for pk, (_, expires) in tiers.items() for value in (pk, adapt(expires))]
     sets.append("updated_at = %s")
     params.append(timezone.now())
     ids = sorted({*points, *tiers})

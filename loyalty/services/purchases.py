@@ -36,7 +36,8 @@ from customers.models import Customer
 from customers.normalization import normalize_identifier
 from customers.selectors import customers_found
 
-from ..models import Enrollment, PointsTransaction, Program, Tier, TierChange
+from ..models import Enrollment, PointsTransaction, Program
+from ..tiers import Tier, TierChange
 from ..transactions import Transaction
 from . import purchase_input
 from .common import require_tenant

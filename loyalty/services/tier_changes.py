@@ -1,19 +1,34 @@
 """An enrolment's move from one tier to another, on record: set by staff, given at enrolment,
-reached by points earned, or kept from a merged enrolment."""
+reached by its qualifying figure, kept from a merged enrolment, or reviewed at the end of its
+period (loyalty.services.tier_renewals).
 
+A programme's tiers qualify on points earned by awards or on purchase spend, counted over its
+window: its whole life (tiers never expire: how programmes behaved before tiers had windows), the
+last 12 months, or the calendar year. With a window, a tier reached or renewed lasts a period:
+`tier_period_months` with the rolling window, to the end of the year with the calendar year. The
+lowest tier, which enrolment gives, never expires.
+"""
+
+import calendar
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Sum
+from django.utils import timezone
 
 from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
 from customers import audit
 from customers.models import AuditEvent
 
-from ..choices import TierChangeReason
-from ..models import Enrollment, Program, Tier, TierChange
+from ..choices import QUALIFYING_POINTS_KINDS, TierBasis, TierChangeReason, TierWindow
+from ..models import Enrollment, PointsTransaction, Program
 from ..side_effects import TierChanged
+from ..tiers import Tier, TierChange
 from ..transactions import Transaction
+
+JUST_BEFORE = dt.timedelta(microseconds=1)
 
 
 def find_tier(program: Program, number: int | None, *, field: str) -> Tier | None:
@@ -26,6 +41,99 @@ def find_tier(program: Program, number: int | None, *, field: str) -> Tier | Non
             ErrorCode.TIER_UNKNOWN, f"{program.name!r} has no tier number {number}.", field=field
         )
     return tier
+
+
+# --- the qualifying figure ---------------------------------------------------------------------
+
+
+def add_months(moment: dt.datetime, months: int) -> dt.datetime:
+    """The same local time `months` later (earlier when negative); a day the month lacks becomes
+    its last day (31 March + 1 month: 30 April)."""
+    local = timezone.localtime(moment)
+    index = local.month - 1 + months
+    year, month = local.year + index // 12, index % 12 + 1
+    return local.replace(
+        year=year, month=month, day=min(local.day, calendar.monthrange(year, month)[1])
+    )
+
+
+def year_start(moment: dt.datetime) -> dt.datetime:
+    """Midnight of 1 January of the (local) year `moment` is in."""
+    return timezone.localtime(moment).replace(
+        month=1, day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+
+
+def qualifying_window_start(program: Program, end: dt.datetime) -> dt.datetime | None:
+    """Where the programme's window that ends at `end` starts; it holds what happened after its
+    start, up to and including `end`. None: the window is the programme's whole life.
+
+    A calendar year ending at midnight of 1 January is the year just ended."""
+    if program.tier_window == TierWindow.ROLLING_12_MONTHS:
+        return add_months(end, -12)
+    if program.tier_window == TierWindow.CALENDAR_YEAR:
+        return year_start(end - JUST_BEFORE)
+    return None
+
+
+def qualifying_figure(enrollment: Enrollment, *, end: dt.datetime) -> int | Decimal:
+    """What the enrolment's tiers are measured against in the window that ends at `end`: the
+    points of its qualifying ledger rows (QUALIFYING_POINTS_KINDS), or the total of its customer's
+    purchases that earned (by `occurred_at`), as its programme qualifies. One aggregate query; none
+    for lifetime points, which are the enrolment's running `points_earned`."""
+    program = enrollment.program
+    start = qualifying_window_start(program, end)
+    if program.tier_basis == TierBasis.SPEND:
+        purchases = Transaction.objects.filter(
+            organization_id=program.organization_id,
+            customer_id=enrollment.customer_id,
+            earning_withheld="",
+            occurred_at__lte=end,
+        )
+        if start is not None:
+            purchases = purchases.filter(occurred_at__gt=start)
+        return purchases.aggregate(total=Sum("total_amount"))["total"] or Decimal(0)
+    if start is None:
+        return enrollment.points_earned
+    rows = PointsTransaction.objects.filter(
+        enrollment=enrollment,
+        kind__in=QUALIFYING_POINTS_KINDS,
+        created_at__gt=start,
+        created_at__lte=end,
+    )
+    return rows.aggregate(total=Sum("points"))["total"] or 0
+
+
+def threshold_of(program: Program, tier: Tier) -> int | Decimal | None:
+    """The figure that reaches `tier` in its programme; None: it is not reached automatically."""
+    return tier.spend_threshold if program.tier_basis == TierBasis.SPEND else tier.points_threshold
+
+
+def tier_reached(program: Program, tiers: list[Tier], figure: int | Decimal) -> Tier | None:
+    """The highest of the programme's `tiers` (in number order) whose threshold `figure` reaches."""
+    reached = None
+    for tier in tiers:
+        threshold = threshold_of(program, tier)
+        if threshold is not None and threshold <= figure:
+            reached = tier
+    return reached
+
+
+def tier_expiry(
+    program: Program, tiers: list[Tier], tier: Tier | None, moment: dt.datetime
+) -> dt.datetime | None:
+    """When `tier`, reached or renewed at `moment`, expires: the end of its period; never for the
+    lowest tier, nor in a programme without a window."""
+    if tier is None or tier == tiers[0]:
+        return None
+    if program.tier_window == TierWindow.ROLLING_12_MONTHS:
+        return add_months(moment, program.tier_period_months)
+    if program.tier_window == TierWindow.CALENDAR_YEAR:
+        return add_months(year_start(moment), 12)
+    return None
+
+
+# --- changes -----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -103,32 +211,46 @@ def change_tier(
     return move.side_effect
 
 
-def promotion(tiers: Iterable[Tier], points_earned: int, tier: Tier | None) -> Tier | None:
-    """The highest of the programme's tiers whose points threshold `points_earned` reaches, if
-    it is above `tier`."""
-    reached = max(
-        (
-            t
-            for t in tiers
-            if t.points_threshold is not None and t.points_threshold <= points_earned
-        ),
-        key=lambda t: t.number,
-        default=None,
-    )
+def promotion(
+    program: Program, tiers: list[Tier], figure: int | Decimal, tier: Tier | None
+) -> Tier | None:
+    """The highest of the programme's `tiers` (in number order) that `figure` reaches, if it is
+    above `tier`: where an immediate upgrade goes."""
+    reached = tier_reached(program, tiers, figure)
     if reached is None or (tier is not None and tier.number >= reached.number):
         return None
     return reached
 
 
+def tier_floor_set(locked: Enrollment, tier: Tier | None, until: dt.datetime | None) -> None:
+    """Make `tier` the locked enrolment's floor until `until` (no end: until it is set again)."""
+    locked.tier_floor, locked.tier_floor_until = tier, until if tier else None
+    locked.save(update_fields=["tier_floor", "tier_floor_until", "updated_at"])
+
+
+def tier_floor_at(enrollment: Enrollment, moment: dt.datetime) -> Tier | None:
+    """The tier set by staff that still holds at `moment`, if any."""
+    until = enrollment.tier_floor_until
+    return enrollment.tier_floor if until is None or until > moment else None
+
+
 def promote(
-    locked: Enrollment, actor: Actor, purchase: Transaction | None = None
+    locked: Enrollment,
+    actor: Actor,
+    purchase: Transaction | None = None,
+    *,
+    now: dt.datetime | None = None,
 ) -> TierChanged | None:
-    """Move up to the highest tier whose points threshold the points earned have reached."""
-    reached = promotion(
-        locked.program.tiers.filter(points_threshold__lte=locked.points_earned),
-        locked.points_earned,
-        locked.tier,
-    )
-    if reached is None:
+    """Move up at once to the highest tier the qualifying figure reaches, until the end of that
+    tier's period; never down (that waits for the end of the period)."""
+    program = locked.program
+    tiers = list(program.tiers.order_by("number"))
+    current = locked.tier.number if locked.tier else 0
+    if not any(t.number > current and threshold_of(program, t) is not None for t in tiers):
         return None
-    return change_tier(locked, reached, None, TierChangeReason.THRESHOLD, actor, purchase)
+    now = now or timezone.now()
+    reached = tier_reached(program, tiers, qualifying_figure(locked, end=now))
+    if reached is None or reached.number <= current:
+        return None
+    expires_at = tier_expiry(program, tiers, reached, now)
+    return change_tier(locked, reached, expires_at, TierChangeReason.THRESHOLD, actor, purchase)

@@ -2,13 +2,16 @@ import io
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from crm.models import ApiKey, Organization, Store, User
 from crm.services import api_key_digest
 from customers.demo import DEMO_SLUG, MAX_DEMO_CUSTOMERS, demo_mobile
 from customers.models import Customer, Identifier
-from loyalty.models import CustomerCard, Enrollment, PointsTransaction, Tier
+from loyalty.models import CustomerCard, Enrollment, PointsTransaction, Program
 from loyalty.points_rewards import PointsReward
+from loyalty.services.tier_renewals import tiers_renew_due
+from loyalty.tiers import Tier
 from loyalty.transactions import EarningRule, Transaction
 
 pytestmark = pytest.mark.django_db
@@ -69,6 +72,22 @@ def test_seed_demo_has_purchases_that_earned_by_its_rules_and_a_points_reward():
     earned = PointsTransaction.objects.filter(purchase__organization=organization)
     assert {row.purchase_id for row in earned} == set(purchases.values_list("pk", flat=True))
     assert PointsReward.objects.get(program__organization=organization).points_cost == 300
+
+
+def test_the_demo_programme_has_rolling_tiers_some_due_to_be_renewed_or_downgraded():
+    run("seed_demo", "--customers", "24")
+
+    organization = Organization.objects.get(slug=DEMO_SLUG)
+    program = Program.objects.get(organization=organization)
+    assert program.tier_window == "rolling_12_months"
+    due = Enrollment.objects.filter(program=program, tier_expires_at__lte=timezone.now())
+    assert due.count() > 0
+
+    renewals = tiers_renew_due(organization=organization)
+
+    assert renewals.renewed > 0
+    assert renewals.downgraded > 0
+    assert not due.exists()
 
 
 def test_demo_mobiles_are_unique_at_any_size():

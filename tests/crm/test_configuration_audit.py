@@ -10,7 +10,8 @@ from crm.models import ApiKey, ConfigurationChange, Store
 from crm.services import store_create, store_delete
 from crm.tenancy import for_organization
 from customers.models import ExtendedFieldDefinition, StatusLabel
-from loyalty.models import CouponSeries, Program, Reward, StampCard, Tier
+from loyalty.models import CouponSeries, Program, Reward, StampCard
+from loyalty.tiers import Tier
 from tests.crm.factories import StoreFactory
 from tests.customers.factories import StatusLabelFactory
 from tests.loyalty.factories import (

@@ -15,7 +15,8 @@ from customers.inputs import (
 )
 from customers.membership.registration import customer_register
 from customers.membership.upsert import customer_upsert
-from loyalty.models import Program, Tier
+from loyalty.models import Program
+from loyalty.tiers import Tier
 
 junk = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),

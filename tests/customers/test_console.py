@@ -1,5 +1,6 @@
 """The member-care console: the 360 page, staff actions, merge and erasure, by role."""
 
+import datetime as dt
 import io
 
 import pytest
@@ -9,6 +10,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from crm.actors import Actor
 from customers.choices import CustomerStatus
@@ -16,7 +18,9 @@ from customers.membership.merge import customer_merge
 from customers.models import AuditEvent, Customer, ExtendedFieldDefinition
 from loyalty.models import PointsTransaction
 from loyalty.points_rewards import PointsRewardRedemption
+from loyalty.services.enrolments import enrollment_create, tier_set
 from loyalty.services.points import points_award
+from loyalty.services.tier_renewals import tiers_renew_due
 from tests.crm.factories import StaffFactory
 from tests.customers.factories import (
     ChannelFactory,
@@ -25,13 +29,17 @@ from tests.customers.factories import (
     StatusLabelFactory,
 )
 from tests.loyalty.factories import (
+    AwardFactory,
     CustomerCardFactory,
     EnrollmentFactory,
     PointsRewardFactory,
+    ProgramFactory,
     RewardFactory,
+    TierFactory,
 )
 
 pytestmark = pytest.mark.django_db
+STAFF = Actor("staff", "3 agent")
 
 
 def member_of(group, org, client, username):
@@ -72,9 +80,19 @@ def full_customer(org, n=1):
     for i in range(n):
         IdentifierFactory(source_account__customer=customer, value=f"id-{i}-{customer.pk}")
         ChannelFactory(customer=customer)
-        enrollment = EnrollmentFactory(customer=customer)
-        for _ in range(n):
+        enrollment = EnrollmentFactory(customer=customer, program__tier_window="calendar_year")
+        TierFactory(program=enrollment.program, number=1)
+        TierFactory(program=enrollment.program, number=2)
+        for j in range(n):
             points_award(organization=org, enrollment=enrollment, points=5, actor=Actor("system"))
+            until = timezone.now() + dt.timedelta(days=j + 1)
+            tier_set(
+                organization=org,
+                enrollment=enrollment,
+                tier_number=2,
+                tier_expires_at=until,
+                actor=STAFF,
+            )
         card = CustomerCardFactory(customer=customer)
         RewardFactory(stamp_card=card.stamp_card, name=f"Coffee {i}")
         CustomerFactory(organization=org, referred_by=customer)
@@ -103,6 +121,50 @@ def test_the_360_page_shows_everything_in_a_fixed_number_of_queries(agent, org):
         "4 customer(s) referred",
         "Change history",
         "Add stamps",
+        "Tier history",
+        "Set by staff",
+        "Not below",
+    ]:
+        assert shown in page, shown
+
+
+def test_the_360_page_shows_each_tier_change_with_its_reason(agent, org):
+    customer = CustomerFactory(organization=org)
+    yesterday = timezone.now() - dt.timedelta(days=1)
+    for name in ["Coffee club", "Tea club"]:
+        program = ProgramFactory(organization=org, name=name, tier_window="rolling_12_months")
+        TierFactory(program=program, number=1, name="Silver")
+        TierFactory(program=program, number=2, name="Gold", points_threshold=1000)
+        enrollment_create(
+            organization=org,
+            customer=customer,
+            program=program,
+            tier_number=2,
+            tier_expires_at=yesterday,
+            actor=STAFF,
+        )
+    coffee, tea = customer.enrollments.order_by("program__name")
+    AwardFactory(enrollment=tea, points=1000, created_at=yesterday - dt.timedelta(days=1))
+    tiers_renew_due()  # Coffee club: nothing earned, downgraded; Tea club: renewed
+    tier_set(
+        organization=org,
+        enrollment=coffee,
+        tier_number=2,
+        tier_expires_at=timezone.now() + dt.timedelta(days=30),
+        actor=STAFF,
+    )
+
+    page = agent.get(overview(customer)).content.decode()
+
+    for shown in [
+        "Given at enrolment",
+        "Set by staff",
+        "Downgraded at the end of its period",
+        "Renewed for another period",
+        "Gold → Silver",
+        "Not below Gold at a renewal until",
+        "enrollment renewal",  # the change history's row, in the audit trail
+        "enrollment downgrade",
     ]:
         assert shown in page, shown
 

@@ -25,12 +25,12 @@ from loyalty.models import (
     CouponSeries,
     PointsTransaction,
     StampTransaction,
-    TierChange,
 )
 from loyalty.services.card_links import card_links_send
 from loyalty.services.coupons import coupon_issue
 from loyalty.services.points import points_award
 from loyalty.services.stamps import stamps_add
+from loyalty.tiers import TierChange
 from tests.customers.factories import ChannelFactory, CustomerFactory, IdentifierFactory
 from tests.customers.test_admin import form_data
 from tests.loyalty.factories import (

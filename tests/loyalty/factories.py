@@ -3,8 +3,17 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
-from loyalty.models import CouponSeries, CustomerCard, Enrollment, Program, Reward, StampCard, Tier
+from loyalty.models import (
+    CouponSeries,
+    CustomerCard,
+    Enrollment,
+    PointsTransaction,
+    Program,
+    Reward,
+    StampCard,
+)
 from loyalty.points_rewards import PointsReward
+from loyalty.tiers import Tier
 from loyalty.transactions import EarningRule, Transaction
 from tests.crm.factories import OrganizationFactory
 from tests.customers.factories import CustomerFactory
@@ -35,6 +44,18 @@ class EnrollmentFactory(factory.django.DjangoModelFactory):
     program = factory.SubFactory(
         ProgramFactory, organization=factory.SelfAttribute("..customer.organization")
     )
+
+
+class AwardFactory(factory.django.DjangoModelFactory):
+    """An award row alone, at a given `created_at`, without the balance or the tier it moves."""
+
+    class Meta:
+        model = PointsTransaction
+
+    enrollment = factory.SubFactory(EnrollmentFactory)
+    kind = "award"
+    points = 10
+    actor = "test"
 
 
 class StampCardFactory(factory.django.DjangoModelFactory):

@@ -1,6 +1,9 @@
 """Concurrent loyalty operations on one card or enrolment lose nothing and overdraw nothing."""
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 
 from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
@@ -9,6 +12,8 @@ from loyalty.points_rewards import PointsReward, PointsRewardRedemption
 from loyalty.services.points import points_award, points_deduct
 from loyalty.services.rewards_catalogue import points_reward_redeem
 from loyalty.services.stamps import card_enroll, reward_redeem, stamps_add
+from loyalty.services.tier_renewals import tiers_renew_due
+from loyalty.tiers import TierChange
 from tests.concurrency import errors, run_concurrently
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import (
@@ -17,6 +22,7 @@ from tests.loyalty.factories import (
     PointsRewardFactory,
     RewardFactory,
     StampCardFactory,
+    TierFactory,
 )
 
 pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
@@ -171,3 +177,25 @@ def test_concurrent_redemptions_of_the_last_points_reward_succeed_once():
     assert reward.stock == 0
     assert PointsRewardRedemption.objects.count() == 1
     assert sum(Enrollment.objects.values_list("points_balance", flat=True)) == 190
+
+
+def test_concurrent_tier_reviews_end_each_period_once():
+    enrollment = EnrollmentFactory(program__tier_window="rolling_12_months")
+    program = enrollment.program
+    silver = TierFactory(program=program, number=1)
+    gold = TierFactory(program=program, number=2, points_threshold=1000)
+    members = [enrollment] + [
+        EnrollmentFactory(customer__organization=program.organization, program=program)
+        for _ in range(4)
+    ]
+    expired = timezone.now() - dt.timedelta(days=1)
+    Enrollment.objects.filter(pk__in=[m.pk for m in members]).update(
+        tier=gold, tier_expires_at=expired
+    )
+
+    outcomes = run_concurrently(4, lambda i: tiers_renew_due())
+
+    assert errors(outcomes) == []
+    assert sum(outcome.downgraded for outcome in outcomes) == 5
+    assert TierChange.objects.filter(reason="downgrade").count() == 5
+    assert set(Enrollment.objects.values_list("tier", flat=True)) == {silver.pk}

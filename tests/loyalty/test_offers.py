@@ -10,13 +10,14 @@ from crm.actors import Actor
 from crm.errors import ErrorCode
 from customers.inputs import CustomerInput, EnrollmentInput
 from customers.membership.registration import customer_register
-from loyalty.models import Coupon, CouponSeries, TierChange
+from loyalty.models import Coupon, CouponSeries
 from loyalty.selectors import card_view
 from loyalty.services.coupons import coupon_issue, coupon_redeem
 from loyalty.services.enrolments import enrollment_create, tier_set
 from loyalty.services.points import points_award
 from loyalty.services.stamps import stamps_add
 from loyalty.side_effects import CouponIssued, PointsAwarded, RewardEarned, StampsAdded, TierChanged
+from loyalty.tiers import TierChange
 from tests.assertions import refused
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import (

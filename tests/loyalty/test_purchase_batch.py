@@ -6,10 +6,11 @@ import pytest
 from django.db import connection
 
 from crm.actors import Actor
-from loyalty.models import Enrollment, PointsLot, PointsTransaction, TierChange
+from loyalty.models import Enrollment, PointsLot, PointsTransaction
 from loyalty.services.earning_rules import earning_rule_create
 from loyalty.services.purchase_input import PurchaseItem
 from loyalty.services.purchases import purchases_record, transaction_record
+from loyalty.tiers import TierChange
 from loyalty.transactions import Transaction, TransactionLine
 from tests.crm.factories import OrganizationFactory, StoreFactory
 from tests.customers.factories import CustomerFactory, IdentifierFactory, StatusLabelFactory

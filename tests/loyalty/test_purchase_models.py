@@ -6,8 +6,9 @@ import pytest
 from django.db import DataError, IntegrityError, transaction
 
 from crm.actors import Actor
-from loyalty.models import PointsTransaction, TierChange
+from loyalty.models import PointsTransaction
 from loyalty.services.points import points_award
+from loyalty.tiers import TierChange
 from loyalty.transactions import TransactionLine
 from tests.loyalty.factories import (
     EarningRuleFactory,

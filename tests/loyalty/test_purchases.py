@@ -8,10 +8,11 @@ import pytest
 from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
 from customers.services.update import customer_delete
-from loyalty.models import PointsLot, PointsTransaction, TierChange
+from loyalty.models import PointsLot, PointsTransaction
 from loyalty.services.earning_rules import earning_rule_create, earning_rule_delete
 from loyalty.services.merging import loyalty_merge
 from loyalty.services.purchases import purchase_simulate, transaction_record
+from loyalty.tiers import TierChange
 from loyalty.transactions import Transaction, TransactionLine
 from tests.crm.factories import OrganizationFactory, StoreFactory
 from tests.customers.factories import CustomerFactory
