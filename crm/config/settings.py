@@ -235,6 +235,10 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2}
 CELERY_BEAT_SCHEDULE = {
     "expire-points": {"task": "loyalty.tasks.points_expire_task", "schedule": 3600.0},
+    "activate-pending-points": {
+        "task": "loyalty.tasks.points_activate_task",
+        "schedule": 3600.0,
+    },
     "purge-idempotency-keys": {"task": "crm.tasks.idempotency_keys_purge_task", "schedule": 3600.0},
     "send-pending-jobs": {"task": "crm.tasks.pending_jobs_send_task", "schedule": 60.0},
 }

@@ -6,6 +6,7 @@ from crm.actors import SYSTEM, Actor
 from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
 
+from ..choices import ClawbackPolicy
 from ..models import CouponSeries, Program, Tier
 from .common import require_tenant
 from .configuration import check_count, config_create, config_delete, config_update, required_text
@@ -19,7 +20,12 @@ PROGRAM_FIELDS = (
     "welcome_coupon_series",
     "referrer_points",
     "referee_points",
+    "pending_days",
+    "points_valid_days",
+    "clawback_policy",
 )
+# Pending and valid for at most ten years: every date reckoned from them stays a date.
+MAX_DAYS = 3650
 TIER_FIELDS = ("program", "number", "name", "points_threshold")
 
 
@@ -31,6 +37,9 @@ def program_validate(
     welcome_coupon_series: CouponSeries | None,
     referrer_points: int,
     referee_points: int,
+    pending_days: int = 0,
+    points_valid_days: int | None = None,
+    clawback_policy: str = ClawbackPolicy.WITHIN_BALANCE,
     program: Program | None = None,
 ) -> str:
     """The programme's name, cleaned: the organization's only programme of that name.
@@ -42,6 +51,22 @@ def program_validate(
         (referee_points, "referee_points"),
     ):
         check_count(points, field=field_name)
+    check_count(pending_days, field="pending_days")
+    check_count(points_valid_days, field="points_valid_days", minimum=1, optional=True)
+    for days, field_name in (
+        (pending_days, "pending_days"),
+        (points_valid_days, "points_valid_days"),
+    ):
+        if days is not None and days > MAX_DAYS:
+            raise DomainError(
+                ErrorCode.INVALID, f"At most {MAX_DAYS} days (ten years).", field=field_name
+            )
+    if clawback_policy not in ClawbackPolicy.values:
+        raise DomainError(
+            ErrorCode.INVALID,
+            f"One of {', '.join(ClawbackPolicy.values)}.",
+            field="clawback_policy",
+        )
     if welcome_coupon_series is not None:
         require_tenant(welcome_coupon_series.organization_id, organization, "welcome_coupon_series")
     others = Program.objects.filter(organization=organization, name=name)
@@ -66,8 +91,16 @@ def program_create(
     welcome_coupon_series: CouponSeries | None = None,
     referrer_points: int = 0,
     referee_points: int = 0,
+    pending_days: int = 0,
+    points_valid_days: int | None = None,
+    clawback_policy: str = ClawbackPolicy.WITHIN_BALANCE,
     actor: Actor = SYSTEM,
 ) -> Program:
+    returns = {
+        "pending_days": pending_days,
+        "points_valid_days": points_valid_days,
+        "clawback_policy": clawback_policy,
+    }
     name = program_validate(
         organization=organization,
         name=name,
@@ -75,6 +108,7 @@ def program_create(
         welcome_coupon_series=welcome_coupon_series,
         referrer_points=referrer_points,
         referee_points=referee_points,
+        **returns,
     )
     try:
         with transaction.atomic():
@@ -90,6 +124,7 @@ def program_create(
                 welcome_coupon_series=welcome_coupon_series,
                 referrer_points=referrer_points,
                 referee_points=referee_points,
+                **returns,
             )
     except IntegrityError:
         raise DomainError(
@@ -110,9 +145,19 @@ def program_update(
     welcome_coupon_series: CouponSeries | None,
     referrer_points: int,
     referee_points: int,
+    pending_days: int,
+    points_valid_days: int | None,
+    clawback_policy: str,
     actor: Actor = SYSTEM,
 ) -> Program:
-    """Enrolments already made keep what they were given."""
+    """Enrolments already made keep what they were given; purchases already recorded keep
+    their points' pending and expiry times, and returns after the change follow the new
+    clawback policy."""
+    returns = {
+        "pending_days": pending_days,
+        "points_valid_days": points_valid_days,
+        "clawback_policy": clawback_policy,
+    }
     name = program_validate(
         organization=program.organization,
         name=name,
@@ -121,6 +166,7 @@ def program_update(
         referrer_points=referrer_points,
         referee_points=referee_points,
         program=program,
+        **returns,
     )
     return config_update(
         program,
@@ -132,6 +178,7 @@ def program_update(
         welcome_coupon_series=welcome_coupon_series,
         referrer_points=referrer_points,
         referee_points=referee_points,
+        **returns,
     )
 
 

@@ -6,7 +6,9 @@ result says why.
 A purchase earns in every active programme the customer is enrolled in, by that programme's
 earning rules as they are when it is recorded (loyalty.services.earning). Each rule's points are
 an award of their own: a ledger row naming the rule and the purchase, and a lot, so the balance,
-expiry and tier promotion follow as for any award.
+expiry and tier promotion follow as for any award. A programme with `pending_days` holds them
+pending until that many days after the purchase (its return window); with `points_valid_days`
+they expire that many days after they become spendable.
 
 A purchase is recorded once per organization and external id: sent again, even by many callers at
 once, it earns nothing more and its first result is returned (the database's unique index decides
@@ -31,12 +33,12 @@ from customers.services.registration import ServiceWarning
 from customers.services.status_labels import may_earn
 
 from ..choices import PointsKind
-from ..models import Enrollment, PointsLot, PointsTransaction, Program, TierChange
+from ..models import Enrollment, PointsTransaction, Program, TierChange
 from ..transactions import EarningRule, Transaction, TransactionLine
 from . import purchase_input
 from .common import lock_enrollment, require_tenant
 from .earning import Contribution, Member, Purchase, PurchaseLine, earn
-from .points import append_points, earning_skipped
+from .points import append_points, earning_skipped, lot_add
 from .tier_changes import promote
 
 REASON_LENGTH = PointsTransaction._meta.get_field("reason").max_length
@@ -80,7 +82,7 @@ class Simulation:
 def purchase_result(purchase: Transaction, *, created: bool) -> PurchaseResult:
     """What recording the purchase did, read back from the ledgers that hold it."""
     rows = (
-        PointsTransaction.objects.filter(purchase=purchase)
+        PointsTransaction.objects.filter(purchase=purchase, kind=PointsKind.AWARD)
         .select_related("enrollment__program")
         .order_by("enrollment_id", "pk")
     )
@@ -88,7 +90,7 @@ def purchase_result(purchase: Transaction, *, created: bool) -> PurchaseResult:
     for row in rows:
         earnings.setdefault(row.enrollment_id, Earning(row.enrollment)).rows.append(row)
     tier_changes = list(
-        TierChange.objects.filter(purchase=purchase)
+        TierChange.objects.filter(purchase=purchase, purchase_return=None)
         .select_related("enrollment", "from_tier", "to_tier")
         .order_by("pk")
     )
@@ -143,6 +145,7 @@ def earned_on_day(enrollment: Enrollment, moment: dt.datetime) -> int:
     start = timezone.localtime(moment).replace(hour=0, minute=0, second=0, microsecond=0)
     day = PointsTransaction.objects.filter(
         enrollment=enrollment,
+        kind=PointsKind.AWARD,
         purchase__occurred_at__gte=start,
         purchase__occurred_at__lt=start + dt.timedelta(days=1),
     )
@@ -160,19 +163,37 @@ def member_facts(
     )
 
 
-def _award(locked: Enrollment, purchase: Transaction, contribution: Contribution, actor: Actor):
+def _award(
+    locked: Enrollment,
+    purchase: Transaction,
+    contribution: Contribution,
+    actor: Actor,
+    now: dt.datetime,
+) -> None:
+    program = locked.program
+    pending_until = None
+    if program.pending_days:
+        pending_until = purchase.occurred_at + dt.timedelta(days=program.pending_days)
+        pending_until = pending_until if pending_until > now else None
+    expires_at = None
+    if program.points_valid_days is not None:
+        expires_at = (pending_until or now) + dt.timedelta(days=program.points_valid_days)
     reason = f"{contribution.rule_name}: {contribution.reason}"[:REASON_LENGTH]
     row = append_points(
         locked,
         kind=PointsKind.AWARD,
         points=contribution.points,
         actor=actor,
+        pending=pending_until is not None,
         reason=reason,
         reference=f"purchase:{purchase.pk}:rule:{contribution.rule_id}",
         purchase=purchase,
         rule_id=contribution.rule_id,
+        basis=contribution.basis,
+        expires_at=expires_at,
+        activates_at=pending_until,
     )
-    PointsLot.objects.create(enrollment=locked, award=row, points=row.points, remaining=row.points)
+    lot_add(locked, row, expires_at=expires_at, pending_until=pending_until)
 
 
 def _earn_for(
@@ -186,12 +207,13 @@ def _earn_for(
         .order_by("pk")
     )
     rules = rules_of(e.program for e in enrollments)
+    now = timezone.now()
     for enrollment in enrollments:
         locked = lock_enrollment(organization, enrollment)
         member = member_facts(locked, purchase.customer, facts.occurred_at, first=first)
         for contribution in earn(rules[locked.program_id], facts, member):
             if contribution.points > 0:
-                _award(locked, purchase, contribution, actor)
+                _award(locked, purchase, contribution, actor, now)
         promote(locked, actor, purchase)
 
 

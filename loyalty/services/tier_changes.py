@@ -1,5 +1,6 @@
 """An enrolment's move from one tier to another, on record: set by staff, given at enrolment,
-reached by points earned, or kept from a merged enrolment."""
+reached by points earned, kept from a merged enrolment, or lost when a return took back the points
+that had reached it."""
 
 import datetime as dt
 
@@ -9,6 +10,7 @@ from customers import audit
 
 from ..choices import TierChangeReason
 from ..models import Enrollment, Program, Tier, TierChange
+from ..returns import Return
 from ..side_effects import TierChanged
 from ..transactions import Transaction
 
@@ -32,9 +34,10 @@ def change_tier(
     reason: str,
     actor: Actor,
     purchase: Transaction | None = None,
+    purchase_return: Return | None = None,
 ) -> TierChanged | None:
-    """Move the enrolment to `tier`, on record (with the purchase that earned it, if one did);
-    the side effect when the tier really changed."""
+    """Move the enrolment to `tier`, on record (with the purchase that earned it, or the return
+    that took it away, if one did); the side effect when the tier really changed."""
     previous = enrollment.tier
     tier_expires_at = tier_expires_at if tier else None
     if tier == previous and tier_expires_at == enrollment.tier_expires_at:
@@ -58,6 +61,7 @@ def change_tier(
         tier_expires_at=enrollment.tier_expires_at,
         reason=reason,
         purchase=purchase,
+        purchase_return=purchase_return,
         actor=str(actor),
     )
     if tier is None or tier == previous:
@@ -82,3 +86,28 @@ def promote(
     if reached is None or (locked.tier is not None and locked.tier.number >= reached.number):
         return None
     return change_tier(locked, reached, None, TierChangeReason.THRESHOLD, actor, purchase)
+
+
+def demote_after_return(
+    locked: Enrollment, earned_before: int, actor: Actor, purchase_return: Return
+) -> TierChanged | None:
+    """After a return took back points earned (from `earned_before`): when they had reached the
+    tier's threshold and no longer do, move down to the highest lower tier whose threshold they
+    still reach, else to the lowest tier."""
+    tier = locked.tier
+    threshold = tier.points_threshold if tier else None
+    if threshold is None or not locked.points_earned < threshold <= earned_before:
+        return None
+    lower = locked.program.tiers.filter(number__lt=tier.number).order_by("-number")
+    target = lower.filter(points_threshold__lte=locked.points_earned).first() or lower.last()
+    if target is None:
+        return None
+    return change_tier(
+        locked,
+        target,
+        None,
+        TierChangeReason.RETURN,
+        actor,
+        purchase_return.purchase,
+        purchase_return,
+    )

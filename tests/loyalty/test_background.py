@@ -75,6 +75,7 @@ PROJECT_TASKS = {
     "crm.tasks.idempotency_keys_purge_task",  # the beat, hourly
     "crm.tasks.pending_jobs_send_task",  # the beat, every minute
     "loyalty.tasks.points_expire_task",  # the beat, hourly
+    "loyalty.tasks.points_activate_task",  # the beat, hourly
     "customers.tasks.enrol_task",  # customer_update(loyalty_in_background=True)
 }
 
