@@ -29,6 +29,8 @@ from tests.loyalty.factories import (
     PointsRewardFactory,
     RewardFactory,
     StampCardFactory,
+    TransactionFactory,
+    TransactionLineFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -60,6 +62,7 @@ ALLOWED = {
     ("coupon-list", "post"): BOTH_GROUPS,
     ("coupon-redeem", "post"): BOTH_GROUPS,
     ("transaction-list", "post"): CONFIGURATION,
+    ("transaction-returns", "post"): CONFIGURATION,
     ("program-simulate", "post"): BOTH_GROUPS,
     ("store-list", "post"): CONFIGURATION,
     ("store-detail", "patch"): CONFIGURATION,
@@ -138,6 +141,9 @@ def world(org):
             organization=org, name="colour", data_type="enum", allowed_values=["red"]
         ),
         "status_label": StatusLabelFactory(organization=org, name="vip"),
+        "purchase": TransactionLineFactory(
+            transaction=TransactionFactory(customer=customer)
+        ).transaction,
     }
 
 
@@ -208,6 +214,10 @@ def request_for(name: str, method: str, world: dict) -> tuple[str, dict]:
                 "currency": "EUR",
                 "lines": [{"sku": "A", "quantity": 1, "unit_price": "9.99"}],
             },
+        ),
+        ("transaction-returns", "post"): (
+            f"/api/v1/transactions/{world['purchase'].pk}/returns/",
+            {"external_id": "R-1", "occurred_at": "2026-06-16T12:00:00Z", "amount": "1.00"},
         ),
         ("program-simulate", "post"): (
             f"/api/v1/programs/{world['enrollment'].program_id}/simulate/",
@@ -310,6 +320,7 @@ def read_url(name: str, world: dict) -> str:
             f"/api/v1/programs/{world['enrollment'].program_id}/earning-rules/"
         ),
         "transaction-list": "/api/v1/transactions/",
+        "transaction-detail": f"/api/v1/transactions/{world['purchase'].pk}/",
         "customer-transactions": f"{customer}/transactions/",
         "program-rewards": f"/api/v1/programs/{world['enrollment'].program_id}/rewards/",
         "stamp-card-list": "/api/v1/stamp-cards/",
