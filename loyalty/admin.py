@@ -103,6 +103,9 @@ class ProgramForm(ServiceForm):
             welcome_coupon_series=data["welcome_coupon_series"],
             referrer_points=data["referrer_points"],
             referee_points=data["referee_points"],
+            pending_days=data["pending_days"],
+            points_valid_days=data["points_valid_days"],
+            clawback_policy=data["clawback_policy"],
             program=program,
         )
 
@@ -130,6 +133,15 @@ class ProgramAdmin(ServiceAdminMixin, TenantScopedAdmin):
                 "fields": ["referrer_points", "referee_points"],
                 "description": "Points given when a new member registers with a member's "
                 "referral code and joins this programme.",
+            },
+        ),
+        (
+            "Purchases and returns",
+            {
+                "fields": ["pending_days", "points_valid_days", "clawback_policy"],
+                "description": "Points a purchase earns are pending (not spendable) for the "
+                "return window, then activate and expire after their validity; a return cancels "
+                "pending points, and takes back spendable ones as the clawback policy says.",
             },
         ),
     ]
@@ -232,7 +244,16 @@ class TierAdmin(ServiceAdminMixin, TenantScopedAdmin):
 
 class PointsTransactionInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = PointsTransaction
-    fields = ["created_at", "kind", "points", "reason", "reference", "expires_at", "actor"]
+    fields = [
+        "created_at",
+        "kind",
+        "points",
+        "reason",
+        "reference",
+        "activates_at",
+        "expires_at",
+        "actor",
+    ]
     readonly_fields = fields
     ordering = ["-created_at", "-pk"]
     extra = 0
@@ -240,7 +261,7 @@ class PointsTransactionInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 class PointsLotInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = PointsLot
-    fields = ["points", "remaining", "expires_at"]
+    fields = ["points", "remaining", "pending_until", "expires_at"]
     readonly_fields = fields
     extra = 0
 
@@ -260,6 +281,7 @@ class EnrollmentAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantScopedAdmi
         "program",
         "tier",
         "points_balance",
+        "points_pending",
         "points_earned",
         "tier_expires_at",
     ]

@@ -7,8 +7,9 @@ from crm.models import ApiKey, Organization, Store, User
 from crm.services import api_key_digest
 from customers.demo import DEMO_SLUG, MAX_DEMO_CUSTOMERS, demo_mobile
 from customers.models import Customer, Identifier
-from loyalty.models import CustomerCard, Enrollment, PointsTransaction, Tier
+from loyalty.models import CustomerCard, Enrollment, PointsTransaction, Program, Tier
 from loyalty.points_rewards import PointsReward
+from loyalty.returns import Return
 from loyalty.transactions import EarningRule, Transaction
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +37,7 @@ def counts():
             CustomerCard,
             EarningRule,
             Transaction,
+            Return,
             PointsReward,
         )
     ]
@@ -69,6 +71,14 @@ def test_seed_demo_has_purchases_that_earned_by_its_rules_and_a_points_reward():
     earned = PointsTransaction.objects.filter(purchase__organization=organization)
     assert {row.purchase_id for row in earned} == set(purchases.values_list("pk", flat=True))
     assert PointsReward.objects.get(program__organization=organization).points_cost == 300
+    program = Program.objects.get(organization=organization)
+    assert (program.pending_days, program.clawback_policy) == (14, "allow_negative")
+    returns = Return.objects.filter(organization=organization)
+    assert returns.exists()
+    assert all(row.lines.count() == 1 for row in returns)
+    taken = PointsTransaction.objects.filter(purchase_return__organization=organization)
+    assert {row.kind for row in taken} <= {"cancel", "clawback"}
+    assert taken.exists()
 
 
 def test_demo_mobiles_are_unique_at_any_size():
