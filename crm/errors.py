@@ -58,6 +58,8 @@ class ErrorCode(StrEnum):
     SPENDING_BLOCKED = "spending_blocked"
     OUT_OF_STOCK = "out_of_stock"
     REDEMPTION_LIMIT_REACHED = "redemption_limit_reached"
+    SKU_UNKNOWN = "sku_unknown"
+    RETURN_EXCEEDS_PURCHASE = "return_exceeds_purchase"
 
 
 class DomainError(Exception):

@@ -36,6 +36,7 @@ from loyalty.points_rewards import PointsReward
 from loyalty.services.earning_rules import earning_rule_create
 from loyalty.services.enrolments import tier_set
 from loyalty.services.purchases import transaction_record
+from loyalty.services.returns import return_record
 from loyalty.services.rewards_catalogue import points_reward_create
 from loyalty.tiers import Tier
 from loyalty.transactions import EarningRule
@@ -115,6 +116,11 @@ def seed_demo(*, customers: int) -> DemoAccess:
             "point_value": Decimal("0.25"),
             "point_value_currency": "INR",
             "tier_window": TierWindow.ROLLING_12_MONTHS,
+            # Purchase points are spendable after a 14-day return window and valid a year; a
+            # return after the window may take the balance below zero, repaid by later points.
+            "pending_days": 14,
+            "points_valid_days": 365,
+            "clawback_policy": "allow_negative",
         },
     )
     tiers = [("Silver", None), ("Gold", 1000), ("Platinum", 5000)]
@@ -241,11 +247,12 @@ def _demo_catalogue(organization: Organization, program: Program) -> None:
 def _demo_purchases(
     organization: Organization, customer: Customer, index: int, rng: random.Random, actor: Actor
 ) -> None:
-    """Up to three past purchases of the demo customer, each earning by the programme's rules."""
+    """Up to three past purchases of the demo customer, each earning by the programme's rules;
+    every fifth customer brought the first item of their first purchase back the next day."""
     now = timezone.now()
     for number in range(rng.randrange(4)):
         items = rng.sample(MENU, rng.randrange(1, 3))
-        transaction_record(
+        purchase = transaction_record(
             organization=organization,
             customer=customer,
             store_code=rng.choice(["bukl.till", "mg-road.till"]),
@@ -258,7 +265,16 @@ def _demo_purchases(
             ],
             channel=Source.INSTORE,
             actor=actor,
-        )
+        ).transaction
+        if number == 0 and index % 5 == 0:
+            return_record(
+                organization=organization,
+                purchase=purchase,
+                external_id=f"demo-return-{index:05d}",
+                occurred_at=purchase.occurred_at + dt.timedelta(days=1),
+                lines=[{"sku": items[0][0], "quantity": 1}],
+                actor=actor,
+            )
 
 
 # Multiplying by a number prime to 10**8 shuffles 0..10**8-1 onto itself: every index has its

@@ -88,7 +88,16 @@ class CouponAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantScopedAdmin):
 
 class PointsTransactionInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = PointsTransaction
-    fields = ["created_at", "kind", "points", "reason", "reference", "expires_at", "actor"]
+    fields = [
+        "created_at",
+        "kind",
+        "points",
+        "reason",
+        "reference",
+        "activates_at",
+        "expires_at",
+        "actor",
+    ]
     readonly_fields = fields
     ordering = ["-created_at", "-pk"]
     extra = 0
@@ -96,7 +105,7 @@ class PointsTransactionInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 class PointsLotInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = PointsLot
-    fields = ["points", "remaining", "expires_at"]
+    fields = ["points", "remaining", "pending_until", "expires_at"]
     readonly_fields = fields
     extra = 0
 
@@ -116,6 +125,7 @@ class EnrollmentAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantScopedAdmi
         "program",
         "tier",
         "points_balance",
+        "points_pending",
         "points_earned",
         "tier_expires_at",
     ]

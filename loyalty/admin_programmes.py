@@ -28,6 +28,7 @@ from .tiers import Tier
 TIER_EDITABLE = ["number", "name", "points_threshold", "spend_threshold"]
 PROGRAM_EDITABLE = list(programmes.PROGRAM_FIELDS)
 TIER_SETTINGS = ("tier_basis", "tier_window", "tier_period_months")
+RETURN_SETTINGS = ("pending_days", "points_valid_days", "clawback_policy")
 
 
 def tier_check(tier: Tier | None, program: Program, data: dict) -> None:
@@ -73,10 +74,10 @@ POINT_VALUE = ["point_value", "point_value_currency"]
 
 
 class ProgramForm(LeftOutKeptMixin, ServiceForm):
-    """A tier setting or the value of a point that a post leaves out keeps its value (on a new
-    programme, its default); the value of a point left blank is not configured (0)."""
+    """A tier or return setting or the value of a point that a post leaves out keeps its value
+    (on a new programme, its default); the value of a point left blank is not configured (0)."""
 
-    kept_when_left_out = (*TIER_SETTINGS, *POINT_VALUE)
+    kept_when_left_out = (*TIER_SETTINGS, *RETURN_SETTINGS, *POINT_VALUE)
 
     class Meta:
         model = Program
@@ -97,8 +98,7 @@ class ProgramForm(LeftOutKeptMixin, ServiceForm):
             welcome_coupon_series=data["welcome_coupon_series"],
             referrer_points=data["referrer_points"],
             referee_points=data["referee_points"],
-            **edited(data, POINT_VALUE),
-            **edited(data, list(TIER_SETTINGS)),
+            **edited(data, [*POINT_VALUE, *TIER_SETTINGS, *RETURN_SETTINGS]),
             program=program,
         )
 
@@ -149,6 +149,15 @@ class ProgramAdmin(ProgrammeChartMixin, RulePreviewMixin, ServiceAdminMixin, Ten
                 "period (to the end of the year with the calendar year), then is renewed, "
                 "upgraded or downgraded by what the member earned or spent in the window. "
                 "Lifetime: tiers are reached by all points ever earned and never expire.",
+            },
+        ),
+        (
+            "Purchases and returns",
+            {
+                "fields": list(RETURN_SETTINGS),
+                "description": "Points a purchase earns are pending (not spendable) for the "
+                "return window, then activate and expire after their validity; a return cancels "
+                "pending points, and takes back spendable ones as the clawback policy says.",
             },
         ),
     ]

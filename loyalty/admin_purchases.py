@@ -1,5 +1,5 @@
-"""Earning rules, edited inline on their programme through the earning rule services; purchases,
-read-only (they are recorded by the purchase service only)."""
+"""Earning rules, edited inline on their programme through the earning rule services; purchases
+and their returns, read-only (they are recorded by the purchase and return services only)."""
 
 from django.contrib import admin
 
@@ -8,6 +8,7 @@ from crm.admin_services import ServiceInlineForm, ServiceInlineFormSet
 from crm.models import Store
 from crm.tenancy import ReadOnlyAdminMixin, TenantScopedAdmin, TenantScopedMixin, scope_for
 
+from .returns import Clawback, Return, ReturnLine
 from .services import earning_rules
 from .transactions import EarningRule, Transaction, TransactionLine
 
@@ -62,9 +63,17 @@ class EarningRuleInline(TenantScopedMixin, admin.StackedInline):
 
 class TransactionLineInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = TransactionLine
-    fields = ["sku", "category", "quantity", "unit_price", "line_amount"]
+    fields = ["sku", "category", "quantity", "unit_price", "line_amount", "returned_quantity"]
     readonly_fields = fields
     extra = 0
+
+
+class ReturnInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Return
+    fields = ["occurred_at", "external_id", "amount", "actor", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
 
 
 @admin.register(Transaction)
@@ -75,10 +84,43 @@ class TransactionAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantScopedAdm
         "customer",
         "store",
         "total_amount",
+        "returned_amount",
         "currency",
         "channel",
     ]
     list_filter = ["channel", "currency"]
     list_select_related = ["customer", "store"]
     search_fields = ["external_id", "customer__email", "customer__public_id"]
-    inlines = [TransactionLineInline]
+    inlines = [TransactionLineInline, ReturnInline]
+
+
+class ReturnLineInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = ReturnLine
+    fields = ["line", "quantity", "amount"]
+    readonly_fields = fields
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("line")
+
+
+class ClawbackInline(ReadOnlyAdminMixin, admin.TabularInline):
+    """What the return took back of each award: due, and the cancel or clawback row that took
+    it (none: all of it is the shortfall)."""
+
+    model = Clawback
+    fk_name = "purchase_return"
+    fields = ["award", "points", "row"]
+    readonly_fields = fields
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("award", "row")
+
+
+@admin.register(Return)
+class ReturnAdmin(LargeTableAdminMixin, ReadOnlyAdminMixin, TenantScopedAdmin):
+    list_display = ["occurred_at", "external_id", "purchase", "amount", "actor"]
+    list_select_related = ["purchase"]
+    search_fields = ["external_id", "purchase__external_id"]
+    inlines = [ReturnLineInline, ClawbackInline]

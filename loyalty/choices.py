@@ -11,6 +11,21 @@ class PointsKind(models.TextChoices):
     # remaining lots: out of its enrolment, into the survivor's.
     TRANSFER_IN = "transfer_in"
     TRANSFER_OUT = "transfer_out"
+    # A return takes back what its purchase earned: points still pending are cancelled, points
+    # already spendable are clawed back as the programme's clawback policy says.
+    CANCEL = "cancel"
+    CLAWBACK = "clawback"
+
+
+# The kinds of ledger row that add points, and those that take them away.
+POINTS_IN = [PointsKind.AWARD, PointsKind.TRANSFER_IN]
+POINTS_OUT = [
+    PointsKind.DEDUCT,
+    PointsKind.EXPIRE,
+    PointsKind.TRANSFER_OUT,
+    PointsKind.CANCEL,
+    PointsKind.CLAWBACK,
+]
 
 
 # The ledger rows whose points count towards a tier in a programme that qualifies on points
@@ -42,6 +57,16 @@ class TierChangeReason(models.TextChoices):
     RENEWAL = "renewal", "Renewed for another period"
     UPGRADE = "upgrade", "Upgraded at the end of its period"
     DOWNGRADE = "downgrade", "Downgraded at the end of its period"
+    RETURN = "return", "Lost when a return took back its points"
+
+
+class ClawbackPolicy(models.TextChoices):
+    """What a return takes of purchase points that are already spendable (pending ones are always
+    cancelled)."""
+
+    WITHIN_BALANCE = "within_balance", "Take what the balance holds, record the shortfall"
+    ALLOW_NEGATIVE = "allow_negative", "Take it all: the balance may go below zero"
+    PENDING_ONLY = "pending_only", "Take back pending points only"
 
 
 class StripType(models.TextChoices):

@@ -18,11 +18,14 @@ from crm.db import choices_check
 from crm.models import Organization, Store
 from customers.models import Customer
 
-# Django finds the models of tiers, of purchases and earning rules, and of points rewards, through
-# these.
-from . import points_rewards, tiers, transactions  # noqa: F401
+# Django finds the models of tiers, of purchases and earning rules, of returns, and of points
+# rewards, through these.
+from . import points_rewards, returns, tiers, transactions  # noqa: F401
 from .choices import (
+    POINTS_IN,
+    POINTS_OUT,
     CardStatus,
+    ClawbackPolicy,
     DeliveryChannel,
     DeliveryStatus,
     PointsKind,
@@ -98,6 +101,15 @@ class Program(models.Model):
     tier_period_months = models.PositiveSmallIntegerField(
         default=12, help_text="How long a tier reached or renewed lasts, with the rolling window."
     )
+    pending_days = models.PositiveIntegerField(
+        default=0, help_text="Purchase points are pending so many days (the return window)."
+    )
+    points_valid_days = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Purchase points expire so many days after they activate."
+    )
+    clawback_policy = models.CharField(
+        max_length=16, choices=ClawbackPolicy.choices, default=ClawbackPolicy.WITHIN_BALANCE
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -114,6 +126,7 @@ class Program(models.Model):
             models.CheckConstraint(
                 condition=Q(tier_period_months__gte=1), name="program_tier_period_from_one"
             ),
+            choices_check("clawback_policy", ClawbackPolicy, "program_clawback_policy_valid"),
         ]
 
     def __str__(self) -> str:
@@ -134,9 +147,13 @@ class Enrollment(models.Model):
         "loyalty.Tier", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     tier_floor_until = models.DateTimeField(null=True, blank=True)  # empty: until set again
-    # The sum of this enrolment's ledger, kept with it in the same transaction.
+    # Its ledger sums to balance + pending, kept with it in the same transaction. The balance is
+    # what may be spent (below zero only as a debt, clawback policy allow_negative); pending is
+    # what its pending lots hold.
     points_balance = models.BigIntegerField(default=0, editable=False)
-    # The sum of its awards: what tier thresholds are measured against without a window.
+    points_pending = models.BigIntegerField(default=0, editable=False)
+    # Its awards less what returns took back of them: what tier thresholds are measured against
+    # without a window.
     points_earned = models.BigIntegerField(default=0, editable=False)
     enrolled_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -146,7 +163,7 @@ class Enrollment(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["customer", "program"], name="uniq_enrollment"),
             models.CheckConstraint(
-                condition=Q(points_balance__gte=0), name="enrollment_balance_not_negative"
+                condition=Q(points_pending__gte=0), name="enrollment_pending_not_negative"
             ),
         ]
         indexes = [
@@ -177,6 +194,7 @@ class PointsTransaction(models.Model):
         help_text="A caller's reference; unique per enrolment.",
     )
     expires_at = models.DateTimeField(null=True, blank=True)
+    activates_at = models.DateTimeField(null=True, blank=True, help_text="Pending until then.")
     expired_lot = models.ForeignKey(
         "PointsLot",
         on_delete=models.CASCADE,
@@ -192,6 +210,11 @@ class PointsTransaction(models.Model):
     rule = models.ForeignKey(
         "loyalty.EarningRule", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # What a purchase's award was measured on, for its returns (loyalty.services.clawback).
+    basis = models.CharField(max_length=80, blank=True)
+    purchase_return = models.ForeignKey(
+        "loyalty.Return", on_delete=models.RESTRICT, null=True, blank=True, related_name="+"
+    )
     actor = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -206,11 +229,8 @@ class PointsTransaction(models.Model):
             # A lot expires once: running the expiry job again cannot expire it twice.
             models.UniqueConstraint(fields=["expired_lot"], name="uniq_lot_expiry"),
             models.CheckConstraint(
-                condition=(Q(kind__in=[PointsKind.AWARD, PointsKind.TRANSFER_IN]) & Q(points__gt=0))
-                | (
-                    Q(kind__in=[PointsKind.DEDUCT, PointsKind.EXPIRE, PointsKind.TRANSFER_OUT])
-                    & Q(points__lt=0)
-                ),
+                condition=(Q(kind__in=POINTS_IN) & Q(points__gt=0))
+                | (Q(kind__in=POINTS_OUT) & Q(points__lt=0)),
                 name="points_sign_matches_kind",
             ),
         ]
@@ -220,7 +240,7 @@ class PointsTransaction(models.Model):
 
 
 class PointsLot(models.Model):
-    """What is left of one award; deductions spend the lots that expire first."""
+    """What is left of one award; deductions spend the spendable lots that expire first."""
 
     TENANT_PATH = "enrollment__customer__organization"
 
@@ -229,6 +249,7 @@ class PointsLot(models.Model):
     points = models.BigIntegerField()
     remaining = models.BigIntegerField()
     expires_at = models.DateTimeField(null=True, blank=True)
+    pending_until = models.DateTimeField(null=True, blank=True, help_text="Empty: spendable.")
 
     class Meta:
         ordering = ["enrollment", "expires_at", "pk"]
@@ -241,6 +262,11 @@ class PointsLot(models.Model):
         indexes = [
             models.Index(
                 fields=["expires_at"], condition=Q(remaining__gt=0), name="lot_due_to_expire"
+            ),
+            models.Index(
+                fields=["pending_until"],
+                condition=Q(pending_until__isnull=False),
+                name="lot_due_to_activate",
             ),
         ]
 

@@ -1,12 +1,12 @@
 """Background jobs of loyalty (CELERY_BEAT_SCHEDULE in the settings): the hourly points expiry
-and the daily end of tier periods."""
+and activation of pending points, and the daily end of tier periods."""
 
 import logging
 
 from crm.actors import SYSTEM
 from crm.background import background_task
 
-from .services.points import points_expire_due
+from .services.points import points_activate_due, points_expire_due
 from .services.tier_renewals import tiers_renew_due
 
 logger = logging.getLogger(__name__)
@@ -27,3 +27,9 @@ def tiers_renew_task() -> None:
         renewals.upgraded,
         renewals.downgraded,
     )
+
+
+@background_task
+def points_activate_task() -> None:
+    activated = points_activate_due(actor=SYSTEM)
+    logger.info("Activated %s pending points in %s lots", activated.points, activated.lots)

@@ -69,6 +69,9 @@ class TierChange(models.Model):
     purchase = models.ForeignKey(
         "loyalty.Transaction", on_delete=models.RESTRICT, null=True, blank=True, related_name="+"
     )
+    purchase_return = models.ForeignKey(
+        "loyalty.Return", on_delete=models.RESTRICT, null=True, blank=True, related_name="+"
+    )
     actor = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

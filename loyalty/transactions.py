@@ -1,11 +1,12 @@
 """Purchases (transactions with their lines) and the programme's rules for earning points on them.
 
 A purchase is written once per organization and external id; the points it earned are ledger rows
-that point back at it and at the rule that gave them.
+that point back at it and at the rule that gave them. What its returns (loyalty.returns) took back
+is kept on it and on its lines, and the database holds that no more is returned than was bought.
 """
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from crm.db import choices_check
 from crm.models import Organization, Store
@@ -32,6 +33,8 @@ class Transaction(models.Model):
     occurred_at = models.DateTimeField()
     currency = models.CharField(max_length=3, help_text="ISO 4217, e.g. EUR.")
     total_amount = models.DecimalField(**AMOUNT)
+    # What its returns gave back, in all; changed only with the return that adds to it.
+    returned_amount = models.DecimalField(**AMOUNT, default=0, editable=False)
     channel = models.CharField(max_length=16, choices=Source.choices)
     actor = models.CharField(max_length=200)
     # Kept so that the purchase sent again answers as it first did.
@@ -52,6 +55,10 @@ class Transaction(models.Model):
             models.CheckConstraint(
                 condition=Q(total_amount__gte=0), name="transaction_total_not_negative"
             ),
+            models.CheckConstraint(
+                condition=Q(returned_amount__gte=0) & Q(returned_amount__lte=F("total_amount")),
+                name="transaction_returned_within_total",
+            ),
             choices_check("channel", Source, "transaction_channel_valid"),
         ]
         indexes = [models.Index(fields=["customer", "occurred_at"], name="transaction_by_customer")]
@@ -69,11 +76,16 @@ class TransactionLine(models.Model):
     quantity = models.PositiveIntegerField()
     unit_price = models.DecimalField(**AMOUNT)
     line_amount = models.DecimalField(**AMOUNT, help_text="What the line cost, after discounts.")
+    returned_quantity = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["transaction", "pk"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gte=1), name="line_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(returned_quantity__lte=F("quantity")),
+                name="line_returned_within_bought",
+            ),
             models.CheckConstraint(
                 condition=Q(unit_price__gte=0) & Q(line_amount__gte=0),
                 name="line_amounts_not_negative",

@@ -79,6 +79,9 @@ ROUTE_PERMISSIONS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     # Each purchase of a batch is recorded as POST transactions/ records one.
     "transaction-batch": {"POST": ("loyalty.add_transaction",)},
+    "transaction-detail": {"GET": ("loyalty.view_transaction",)},
+    # A return is recorded by the seller's systems, as the purchase is.
+    "transaction-returns": {"POST": ("loyalty.add_return",)},
     "customer-transactions": {"GET": ("loyalty.view_transaction",)},
     "program-rewards": {"GET": ("loyalty.view_program",)},
     "stamp-card-list": {"GET": ("loyalty.view_stampcard",)},

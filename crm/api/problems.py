@@ -56,6 +56,7 @@ REFUSED_BY_RULE = {
     ErrorCode.NOT_ENROLLED,
     ErrorCode.OUT_OF_STOCK,
     ErrorCode.REDEMPTION_LIMIT_REACHED,
+    ErrorCode.RETURN_EXCEEDS_PURCHASE,
 }
 
 

@@ -14,6 +14,7 @@ from customers.api.views import (
     IdentifierViewSet,
 )
 from loyalty.api.purchases import CustomerTransactionViewSet, TransactionViewSet
+from loyalty.api.returns import TransactionReturnViewSet
 from loyalty.api.rewards_catalogue import ProgramRewardsViewSet, RewardRedemptionViewSet
 from loyalty.api.views import (
     CardViewSet,
@@ -57,6 +58,11 @@ urlpatterns = [
         f"{CUSTOMER}/transactions/",
         CustomerTransactionViewSet.as_view({"get": "list"}),
         name="customer-transactions",
+    ),
+    path(
+        "transactions/<id:transaction_id>/returns/",
+        TransactionReturnViewSet.as_view({"post": "create"}),
+        name="transaction-returns",
     ),
     path(
         f"{CUSTOMER}/rewards/<id:reward_id>/redeem/",

@@ -236,6 +236,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout"
 CELERY_BEAT_SCHEDULE = {
     "expire-points": {"task": "loyalty.tasks.points_expire_task", "schedule": 3600.0},
     "renew-tiers": {"task": "loyalty.tasks.tiers_renew_task", "schedule": 86400.0},
+    "activate-pending-points": {
+        "task": "loyalty.tasks.points_activate_task",
+        "schedule": 3600.0,
+    },
     "purge-idempotency-keys": {"task": "crm.tasks.idempotency_keys_purge_task", "schedule": 3600.0},
     "send-pending-jobs": {"task": "crm.tasks.pending_jobs_send_task", "schedule": 60.0},
 }

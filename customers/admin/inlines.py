@@ -167,7 +167,14 @@ class ChannelInline(TenantScopedMixin, admin.TabularInline):
 
 class EnrollmentInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Enrollment
-    fields = ["program", "tier", "tier_expires_at", "points_balance", "enrolled_at"]
+    fields = [
+        "program",
+        "tier",
+        "tier_expires_at",
+        "points_balance",
+        "points_pending",
+        "enrolled_at",
+    ]
     readonly_fields = fields
     extra = 0
     show_change_link = True

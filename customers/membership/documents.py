@@ -62,8 +62,8 @@ SELECT {obj}(
   'enrollments', {json}((SELECT {agg}({obj}(
       'id', e.id, 'program_id', e.program_id, 'program_name', p.name,
       'tier_number', t.number, 'tier_name', t.name, 'tier_expires_at', e.tier_expires_at,
-      'points_balance', e.points_balance, 'points_earned', e.points_earned,
-      'enrolled_at', e.enrolled_at))
+      'points_balance', e.points_balance, 'points_pending', e.points_pending,
+      'points_earned', e.points_earned, 'enrolled_at', e.enrolled_at))
     FROM loyalty_enrollment e JOIN loyalty_program p ON p.id = e.program_id
     LEFT JOIN loyalty_tier t ON t.id = e.tier_id WHERE e.customer_id = c.id)),
   'cards', {json}((SELECT {agg}({obj}(

@@ -1,22 +1,23 @@
 """Purchase endpoints: record a purchase and earn its points, or a batch of them; list purchases
-(all of them, or one customer's)."""
+(all of them, or one customer's) and read one, each with its returns."""
 
 from collections.abc import Iterator
 
 from django.db.models import Prefetch, QuerySet
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from crm.api.base import OrganizationViewSet
-from crm.api.fields import UtcDateTimeFilter
+from crm.api.fields import ID_PATTERN, UtcDateTimeFilter
 from crm.api.pagination import CursorPage
 from crm.api.problems import domain_status, field_errors
 from customers.models import Customer
 from customers.nested_views import CustomerChildViewSet
+from loyalty.returns import Return, ReturnLine
 from loyalty.services import purchases
 from loyalty.transactions import Transaction, TransactionLine
 
@@ -26,15 +27,24 @@ from .purchase_serializers import (
     TransactionBatchReplySerializer,
     TransactionBatchSerializer,
     TransactionInputSerializer,
-    TransactionSerializer,
 )
+from .return_serializers import TransactionDetailSerializer
 
 
 def transactions_of(organization) -> QuerySet[Transaction]:
+    returned_lines = ReturnLine.objects.select_related("line").order_by("pk")
     return (
         Transaction.objects.filter(organization=organization)
         .select_related("customer", "store")
-        .prefetch_related(Prefetch("lines", queryset=TransactionLine.objects.order_by("pk")))
+        .prefetch_related(
+            Prefetch("lines", queryset=TransactionLine.objects.order_by("pk")),
+            Prefetch(
+                "returns",
+                queryset=Return.objects.order_by("pk").prefetch_related(
+                    Prefetch("lines", queryset=returned_lines)
+                ),
+            ),
+        )
     )
 
 
@@ -50,11 +60,13 @@ class TransactionFilter(filters.FilterSet):
         fields = []
 
 
-class TransactionViewSet(mixins.ListModelMixin, OrganizationViewSet):
-    """Purchases, newest recorded first; record one and earn its points."""
+@extend_schema_view(retrieve=extend_schema(description="A purchase, with its returns."))
+class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationViewSet):
+    """Purchases, newest recorded first, each with its returns; record one and earn its points."""
 
+    lookup_value_regex = ID_PATTERN
     queryset = Transaction.objects.none()
-    serializer_class = TransactionSerializer
+    serializer_class = TransactionDetailSerializer
     filterset_class = TransactionFilter
     pagination_class = CursorPage
 
@@ -160,10 +172,10 @@ def batch_result(index: int, outcome: purchases.PurchaseOutcome, replies: Iterat
 
 
 class CustomerTransactionViewSet(mixins.ListModelMixin, CustomerChildViewSet):
-    """A customer's purchases, newest recorded first."""
+    """A customer's purchases, newest recorded first, each with its returns."""
 
     queryset = Transaction.objects.none()
-    serializer_class = TransactionSerializer
+    serializer_class = TransactionDetailSerializer
     filterset_class = TransactionFilter
     pagination_class = CursorPage
 

@@ -7,7 +7,7 @@ from rest_framework import serializers
 from crm.api.fields import DateTimeField, id_field
 from crm.api.rendering import iso
 from crm.api.serializers import InputSerializer
-from loyalty.choices import CardStatus, PointsKind, StripType, TierBasis, TierWindow
+from loyalty.choices import CardStatus, ClawbackPolicy, PointsKind, StripType, TierBasis, TierWindow
 from loyalty.links import apple_wallet_url, card_page_url, google_wallet_url
 from loyalty.selectors import CardView, card_view
 from loyalty.services.points import MAX_POINTS
@@ -112,7 +112,12 @@ class EnrollmentSerializer(serializers.Serializer):
     program = NamedRefSerializer()
     tier = TierRefSerializer(allow_null=True)
     tier_expires_at = serializers.DateTimeField(allow_null=True)
-    points_balance = serializers.IntegerField()
+    points_balance = serializers.IntegerField(
+        help_text="What may be spent; below zero, a debt that later points repay first."
+    )
+    points_pending = serializers.IntegerField(
+        help_text="Purchase points within their return window, not yet spendable."
+    )
     points_earned = serializers.IntegerField()
     enrolled_at = serializers.DateTimeField()
 
@@ -126,6 +131,7 @@ class EnrollmentSerializer(serializers.Serializer):
             ),
             "tier_expires_at": iso(enrollment["tier_expires_at"]),
             "points_balance": enrollment["points_balance"],
+            "points_pending": enrollment["points_pending"],
             "points_earned": enrollment["points_earned"],
             "enrolled_at": iso(enrollment["enrolled_at"]),
         }
@@ -138,6 +144,9 @@ class PointsTransactionSerializer(serializers.Serializer):
     points = serializers.IntegerField()
     reason = serializers.CharField()
     reference = serializers.CharField(allow_null=True)
+    activates_at = serializers.DateTimeField(
+        allow_null=True, help_text="An award pending until then (its purchase's return window)."
+    )
     expires_at = serializers.DateTimeField(allow_null=True)
     actor = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -145,7 +154,8 @@ class PointsTransactionSerializer(serializers.Serializer):
 
 class PointsResultSerializer(serializers.Serializer):
     transaction = PointsTransactionSerializer()
-    balance = serializers.IntegerField()
+    balance = serializers.IntegerField(help_text="What may be spent now.")
+    pending = serializers.IntegerField(help_text="Pending points, not yet spendable.")
     side_effects = SideEffectSerializer(many=True)
 
 
@@ -194,6 +204,9 @@ class ProgramSerializer(serializers.Serializer):
     tier_period_months = serializers.IntegerField(
         help_text="How long a tier reached or renewed lasts, with the rolling window."
     )
+    pending_days = serializers.IntegerField()
+    points_valid_days = serializers.IntegerField(allow_null=True)
+    clawback_policy = serializers.ChoiceField(ClawbackPolicy.choices)
     tiers = TierSerializer(many=True, source="tiers.all")
 
 

@@ -109,6 +109,7 @@ class PointsViewSet(mixins.ListModelMixin, CustomerChildViewSet):
         body = {
             "transaction": result.transaction,
             "balance": enrollment.points_balance,
+            "pending": enrollment.points_pending,
             "side_effects": result.side_effects,
         }
         return Response(PointsResultSerializer(body).data, status=status.HTTP_201_CREATED)

@@ -11,6 +11,9 @@ Rules stack in four stages, and by priority (then age) within a stage:
 3. bonuses (first purchase, birthday): a fixed number of points;
 4. caps (per transaction, per customer per day): when what the rules before gave exceeds the
    cap, the latest contributions are cut first (bonuses, then multipliers, then the base).
+
+Each contribution says what it was measured on (its basis), so that a return takes back what the
+returned goods earned by the rule as it was (loyalty.services.clawback).
 """
 
 import datetime as dt
@@ -35,6 +38,8 @@ STAGES = {
     EarningKind.DAILY_CAP: 4,
 }
 ROUNDING = {Rounding.DOWN: ROUND_DOWN, Rounding.NEAREST: ROUND_HALF_UP, Rounding.UP: ROUND_UP}
+BASIS_TOTAL = "total"
+BASIS_BONUS = "bonus"
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,19 @@ class Contribution:
     kind: str
     points: int
     reason: str
+    basis: str = BASIS_TOTAL
+
+
+def basis_of(rule: EarningRule) -> str:
+    """What the rule measures a purchase on: all of it, a fixed bonus, or the lines of a category
+    or SKU."""
+    if rule.kind == EarningKind.CATEGORY_MULTIPLIER:
+        return f"category:{rule.parameters['category']}"
+    if rule.kind == EarningKind.SKU_MULTIPLIER:
+        return f"sku:{rule.parameters['sku']}"
+    if STAGES[rule.kind] == 3:
+        return BASIS_BONUS
+    return BASIS_TOTAL
 
 
 def rule_applies(rule: EarningRule, purchase: Purchase) -> bool:
@@ -93,7 +111,7 @@ def _is_leap(year: int) -> bool:
 
 
 def _contribution(rule: EarningRule, points: int, reason: str) -> Contribution:
-    return Contribution(rule.pk, rule.name, rule.kind, points, reason)
+    return Contribution(rule.pk, rule.name, rule.kind, points, reason, basis_of(rule))
 
 
 def _matched_amount(rule: EarningRule, purchase: Purchase) -> Decimal:

@@ -12,7 +12,7 @@ from ..choices import CardStatus, PointsKind, StampKind, TierChangeReason
 from ..models import CardLinkDelivery, Coupon, CustomerCard, Enrollment, PointsLot
 from ..side_effects import TierChanged
 from ..transactions import Transaction
-from .points import append_points
+from .points import append_points, lot_add, lots_take
 from .stamps import append_stamps
 from .tier_changes import change_tier, promote
 
@@ -22,8 +22,9 @@ def enrollment_absorb(
     *, survivor: Enrollment, merged: Enrollment, actor: Actor
 ) -> TierChanged | None:
     """Move what remains of `merged`'s points into `survivor` (same programme), lot by lot so
-    that each keeps its expiry; both ledgers say so. The survivor counts the merged enrolment's
-    earned points too, and keeps the higher of the two tiers."""
+    that each keeps its expiry (and a pending lot its pending time), and its debt, if it owes
+    points; both ledgers say so. The survivor counts the merged enrolment's earned points too,
+    and keeps the higher of the two tiers."""
     first, second = sorted([survivor, merged], key=lambda e: e.pk)
     locked = {
         e.pk: e
@@ -38,11 +39,13 @@ def enrollment_absorb(
     for lot in out_of.lots.filter(remaining__gt=0).order_by(
         F("expires_at").asc(nulls_last=True), "pk"
     ):
+        pending = lot.pending_until is not None
         append_points(
             out_of,
             kind=PointsKind.TRANSFER_OUT,
             points=-lot.remaining,
             actor=actor,
+            pending=pending,
             reason=f"Merged into {into.customer.public_id}",
         )
         PointsLot.objects.filter(pk=lot.pk).update(remaining=0)
@@ -51,16 +54,29 @@ def enrollment_absorb(
             kind=PointsKind.TRANSFER_IN,
             points=lot.remaining,
             actor=actor,
+            pending=pending,
             reason=f"Merged from {out_of.customer.public_id}",
             expires_at=lot.expires_at,
+            activates_at=lot.pending_until,
         )
-        PointsLot.objects.create(
-            enrollment=into,
-            award=row,
-            points=lot.remaining,
-            remaining=lot.remaining,
-            expires_at=lot.expires_at,
+        lot_add(into, row, expires_at=lot.expires_at, pending_until=lot.pending_until)
+    if out_of.points_balance < 0:
+        debt = -out_of.points_balance
+        append_points(
+            out_of,
+            kind=PointsKind.TRANSFER_IN,
+            points=debt,
+            actor=actor,
+            reason=f"Debt moved to {into.customer.public_id}",
         )
+        append_points(
+            into,
+            kind=PointsKind.TRANSFER_OUT,
+            points=-debt,
+            actor=actor,
+            reason=f"Debt moved from {out_of.customer.public_id}",
+        )
+        lots_take(into, debt)
     if out_of.points_earned:
         Enrollment.objects.filter(pk=into.pk).update(
             points_earned=F("points_earned") + out_of.points_earned

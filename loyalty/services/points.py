@@ -1,8 +1,13 @@
 """Points: awarded as lots that may expire, deducted from the lots that expire first, expired,
-and given for referrals.
+and given for referrals; purchase points pending until their return window ends, then activated.
 
-The balance and the lots change only together with the ledger row that explains them, under a row
-lock on the enrolment, so concurrent calls never lose an update or overdraw.
+The balance and the lots change only together with the ledger row that explains them (activation
+carries out what its award row said: pending until `activates_at`), under a row lock on the
+enrolment, so concurrent calls never lose an update or overdraw. The ledger sums to the balance
+(what may be spent) plus the pending points; the spendable lots hold the balance, the pending lots
+the pending points. A balance below zero is a debt (a return's clawback, under the policy
+allow_negative): spendable lots then hold nothing, and points that become spendable repay it
+first.
 """
 
 import datetime as dt
@@ -28,6 +33,7 @@ from .common import lock_enrollment, refuse_earning_blocked, refuse_spending_blo
 from .tier_changes import promote
 
 MAX_POINTS = 10**12  # per call: far beyond any real award, well inside a 64-bit balance
+TOTALS = ["points_balance", "points_pending", "points_earned", "updated_at"]
 
 
 @dataclass
@@ -36,34 +42,104 @@ class PointsResult:
     side_effects: list[SideEffect] = field(default_factory=list)
 
 
-def points_event(
-    locked: Enrollment, *, kind: str, points: int, reason: str | None, actor: Actor
+def totals_event(
+    locked: Enrollment, action: str, actor: Actor, reason: str = "", **columns: int
 ) -> AuditEvent:
-    """The (unsaved) audit event of `points` written on the enrolment, from its balance now."""
-    changes = {
-        f"{locked.program.name}: points": (locked.points_balance, locked.points_balance + points)
-    }
+    """The (unsaved) audit event of moving the enrolment's running totals by `columns`, from
+    what they are now."""
+    labels = {"points_balance": "points", "points_pending": "pending points"}
+    changes = {}
+    for column, points in columns.items():
+        if column in labels:
+            before = getattr(locked, column)
+            changes[f"{locked.program.name}: {labels[column]}"] = (before, before + points)
     if reason:
         changes["reason"] = (None, reason)
-    return audit.event(locked.customer, subject="points", action=kind, changes=changes, actor=actor)
+    return audit.event(
+        locked.customer, subject="points", action=action, changes=changes, actor=actor
+    )
 
 
-def append_points(locked: Enrollment, *, kind: str, points: int, actor: Actor, **extra):
+def points_event(
+    locked: Enrollment,
+    *,
+    kind: str,
+    points: int,
+    reason: str | None,
+    actor: Actor,
+    pending: bool = False,
+) -> AuditEvent:
+    """The (unsaved) audit event of `points` written on the enrolment, spendable or pending."""
+    column = "points_pending" if pending else "points_balance"
+    return totals_event(locked, kind, actor, reason or "", **{column: points})
+
+
+def _move(locked: Enrollment, action: str, actor: Actor, reason: str = "", **columns: int) -> None:
+    """Move the locked enrolment's running totals by `columns`, on record."""
+    totals_event(locked, action, actor, reason, **columns).save()
+    Enrollment.objects.filter(pk=locked.pk).update(
+        updated_at=timezone.now(),
+        **{column: F(column) + points for column, points in columns.items()},
+    )
+    for column, points in columns.items():
+        setattr(locked, column, getattr(locked, column) + points)
+
+
+def append_points(
+    locked: Enrollment, *, kind: str, points: int, actor: Actor, pending: bool = False, **extra
+):
     """Write a ledger row of `points` on the locked enrolment, on record, and move its balance
-    (and, for an award, its points earned) by as much."""
+    (its pending points, when `pending`; and, for an award, its points earned) by as much."""
     row = PointsTransaction.objects.create(
         enrollment=locked, kind=kind, points=points, actor=str(actor), **extra
     )
-    points_event(locked, kind=kind, points=points, reason=extra.get("reason"), actor=actor).save()
-    earned = points if kind == PointsKind.AWARD else 0
-    Enrollment.objects.filter(pk=locked.pk).update(
-        points_balance=F("points_balance") + points,
-        points_earned=F("points_earned") + earned,
-        updated_at=timezone.now(),
-    )
-    locked.points_balance += points
-    locked.points_earned += earned
+    columns = {"points_pending" if pending else "points_balance": points}
+    if kind == PointsKind.AWARD:
+        columns["points_earned"] = points
+    _move(locked, kind, actor, extra.get("reason", ""), **columns)
     return row
+
+
+def _repaid(locked: Enrollment, points: int) -> int:
+    """Of `points` just added to the balance, those that repaid a debt."""
+    return min(points, max(0, points - locked.points_balance))
+
+
+def lot_add(
+    locked: Enrollment,
+    row: PointsTransaction,
+    *,
+    expires_at: dt.datetime | None = None,
+    pending_until: dt.datetime | None = None,
+) -> PointsLot:
+    """The lot of `row`, just appended: pending until `pending_until`, or spendable, keeping what
+    is left once a debt is repaid."""
+    repaid = 0 if pending_until else _repaid(locked, row.points)
+    return PointsLot.objects.create(
+        enrollment=locked,
+        award=row,
+        points=row.points,
+        remaining=row.points - repaid,
+        expires_at=expires_at,
+        pending_until=pending_until,
+    )
+
+
+def lots_take(locked: Enrollment, points: int, first: PointsLot | None = None) -> None:
+    """Take `points` (just taken off the balance) from the spendable lots: `first`, then those
+    that expire first, those without an expiry last. What they do not hold is a debt."""
+    lots = list(
+        locked.lots.filter(remaining__gt=0, pending_until__isnull=True).order_by(
+            F("expires_at").asc(nulls_last=True), "pk"
+        )
+    )
+    lots.sort(key=lambda lot: first is None or lot.pk != first.pk)
+    for lot in lots:
+        spent = min(lot.remaining, points)
+        PointsLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - spent)
+        points -= spent
+        if not points:
+            break
 
 
 def _check_amount(points: int, reference: str | None, locked: Enrollment) -> None:
@@ -88,9 +164,10 @@ class Expired:
 
 
 def _expire_due_lots(locked: Enrollment, now: dt.datetime, actor: Actor) -> Expired:
-    """Write an expiry row for what remains of each lot past its expiry."""
+    """Write an expiry row for what remains of each spendable lot past its expiry."""
     expired = Expired()
-    for lot in locked.lots.filter(remaining__gt=0, expires_at__lte=now).order_by("expires_at"):
+    due = locked.lots.filter(remaining__gt=0, expires_at__lte=now, pending_until__isnull=True)
+    for lot in due.order_by("expires_at"):
         append_points(
             locked,
             kind=PointsKind.EXPIRE,
@@ -131,9 +208,7 @@ def points_award(
         reference=reference,
         expires_at=expires_at,
     )
-    PointsLot.objects.create(
-        enrollment=locked, award=row, points=points, remaining=points, expires_at=expires_at
-    )
+    lot_add(locked, row, expires_at=expires_at)
     result = PointsResult(
         row,
         [
@@ -148,9 +223,7 @@ def points_award(
     promoted = promote(locked, actor)
     if promoted:
         result.side_effects.append(promoted)
-    enrollment.refresh_from_db(
-        fields=["points_balance", "points_earned", "tier", "tier_expires_at", "updated_at"]
-    )
+    enrollment.refresh_from_db(fields=[*TOTALS, "tier", "tier_expires_at"])
     return result
 
 
@@ -164,13 +237,15 @@ def points_deduct(
     reference: str | None = None,
     actor: Actor,
 ) -> PointsResult:
-    """Spend points from the lots that expire first; never more than the unexpired balance.
-    Refused to a customer whose status label blocks spending."""
+    """Spend points from the spendable lots that expire first; never more than the spendable,
+    unexpired balance. Refused to a customer whose status label blocks spending."""
     locked = lock_enrollment(organization, enrollment)
     customer_refuse_closed(locked.customer)
     refuse_spending_blocked(locked.customer)
     _check_amount(points, reference, locked)
-    _expire_due_lots(locked, timezone.now(), actor)
+    now = timezone.now()
+    activate_due_lots(locked, now, actor)
+    _expire_due_lots(locked, now, actor)
     if locked.points_balance < points:
         raise DomainError(
             ErrorCode.INSUFFICIENT_POINTS,
@@ -185,15 +260,8 @@ def points_deduct(
         reason=reason,
         reference=reference,
     )
-    to_spend = points
-    lots = locked.lots.filter(remaining__gt=0).order_by(F("expires_at").asc(nulls_last=True), "pk")
-    for lot in lots:
-        spent = min(lot.remaining, to_spend)
-        PointsLot.objects.filter(pk=lot.pk).update(remaining=F("remaining") - spent)
-        to_spend -= spent
-        if not to_spend:
-            break
-    enrollment.refresh_from_db(fields=["points_balance", "points_earned", "updated_at"])
+    lots_take(locked, points)
+    enrollment.refresh_from_db(fields=TOTALS)
     return PointsResult(row)
 
 
@@ -205,7 +273,7 @@ def points_expire_due(
     Running it again expires nothing more: each lot expires once (the database holds that too).
     """
     now = timezone.now()
-    due = PointsLot.objects.filter(remaining__gt=0, expires_at__lte=now)
+    due = PointsLot.objects.filter(remaining__gt=0, expires_at__lte=now, pending_until__isnull=True)
     if organization is not None:
         due = due.filter(enrollment__customer__organization=organization)
     total = Expired()
@@ -220,6 +288,51 @@ def points_expire_due(
             expired = _expire_due_lots(locked, now, actor)
         total.lots += expired.lots
         total.points += expired.points
+    return total
+
+
+@dataclass
+class Activated:
+    lots: int = 0
+    points: int = 0
+
+
+def activate_due_lots(locked: Enrollment, now: dt.datetime, actor: Actor) -> Activated:
+    """Make spendable what remains of each lot whose pending time is over (repaying a debt
+    first)."""
+    activated = Activated()
+    for lot in locked.lots.filter(pending_until__lte=now).order_by("pending_until", "pk"):
+        points = lot.remaining
+        _move(locked, "activate", actor, points_pending=-points, points_balance=points)
+        repaid = _repaid(locked, points)
+        PointsLot.objects.filter(pk=lot.pk).update(pending_until=None, remaining=points - repaid)
+        activated.lots += 1
+        activated.points += points
+    return activated
+
+
+def points_activate_due(
+    *, organization: Organization | None = None, actor: Actor = SYSTEM
+) -> Activated:
+    """Make spendable the pending points whose return window is over, one enrolment per
+    transaction. Running it again activates nothing more: a lot is pending no longer once
+    activated, and it is activated under its enrolment's lock."""
+    now = timezone.now()
+    due = PointsLot.objects.filter(pending_until__lte=now)
+    if organization is not None:
+        due = due.filter(enrollment__customer__organization=organization)
+    total = Activated()
+    enrollment_ids = due.values_list("enrollment_id", flat=True).distinct().order_by()
+    for enrollment_id in list(enrollment_ids):
+        with transaction.atomic():
+            locked = (
+                Enrollment.objects.select_for_update(of=("self",))
+                .select_related("program", "customer")
+                .get(pk=enrollment_id)
+            )
+            activated = activate_due_lots(locked, now, actor)
+        total.lots += activated.lots
+        total.points += activated.points
     return total
 
 

@@ -10,7 +10,7 @@ from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
 from customers.normalization import require_choice
 
-from ..choices import TierBasis, TierWindow
+from ..choices import ClawbackPolicy, TierBasis, TierWindow
 from ..models import CouponSeries, Program
 from ..tiers import Tier
 from .common import require_tenant
@@ -31,7 +31,12 @@ PROGRAM_FIELDS = (
     "tier_basis",
     "tier_window",
     "tier_period_months",
+    "pending_days",
+    "points_valid_days",
+    "clawback_policy",
 )
+# Pending and valid for at most ten years: every date reckoned from them stays a date.
+MAX_DAYS = 3650
 TIER_FIELDS = ("program", "number", "name", "points_threshold", "spend_threshold")
 MAX_TIER_PERIOD_MONTHS = 120
 SPEND_DECIMALS = Decimal("0.0001")  # what a tier's spend threshold column keeps
@@ -79,6 +84,9 @@ def program_validate(
     tier_basis: str,
     tier_window: str,
     tier_period_months: int,
+    pending_days: int = 0,
+    points_valid_days: int | None = None,
+    clawback_policy: str = ClawbackPolicy.WITHIN_BALANCE,
     program: Program | None = None,
 ) -> str:
     """The programme's name, cleaned: the organization's only programme of that name.
@@ -102,6 +110,17 @@ def program_validate(
         field="tier_period_months",
         minimum=1,
         maximum=MAX_TIER_PERIOD_MONTHS,
+    )
+    check_count(pending_days, field="pending_days", maximum=MAX_DAYS)
+    check_count(
+        points_valid_days, field="points_valid_days", minimum=1, maximum=MAX_DAYS, optional=True
+    )
+    require_choice(
+        clawback_policy,
+        ClawbackPolicy,
+        code=ErrorCode.INVALID,
+        field="clawback_policy",
+        what="clawback policy",
     )
     if welcome_coupon_series is not None:
         require_tenant(welcome_coupon_series.organization_id, organization, "welcome_coupon_series")
@@ -132,6 +151,9 @@ def program_create(
     tier_basis: str = TierBasis.POINTS,
     tier_window: str = TierWindow.LIFETIME,
     tier_period_months: int = 12,
+    pending_days: int = 0,
+    points_valid_days: int | None = None,
+    clawback_policy: str = ClawbackPolicy.WITHIN_BALANCE,
     actor: Actor = SYSTEM,
 ) -> Program:
     name = program_validate(
@@ -146,6 +168,9 @@ def program_create(
         tier_basis=tier_basis,
         tier_window=tier_window,
         tier_period_months=tier_period_months,
+        pending_days=pending_days,
+        points_valid_days=points_valid_days,
+        clawback_policy=clawback_policy,
     )
     try:
         with transaction.atomic():
@@ -166,6 +191,9 @@ def program_create(
                 tier_basis=tier_basis,
                 tier_window=tier_window,
                 tier_period_months=tier_period_months,
+                pending_days=pending_days,
+                points_valid_days=points_valid_days,
+                clawback_policy=clawback_policy,
             )
     except IntegrityError:
         raise DomainError(
@@ -191,10 +219,15 @@ def program_update(
     tier_basis: str,
     tier_window: str,
     tier_period_months: int,
+    pending_days: int,
+    points_valid_days: int | None,
+    clawback_policy: str,
     actor: Actor = SYSTEM,
 ) -> Program:
     """Enrolments already made keep what they were given: a tier's expiry stays as it was set,
-    and the new tier settings apply from the next change of each member's tier."""
+    and the new tier settings apply from the next change of each member's tier; purchases already
+    recorded keep their points' pending and expiry times, and returns after the change follow the
+    new clawback policy."""
     name = program_validate(
         organization=program.organization,
         name=name,
@@ -207,6 +240,9 @@ def program_update(
         tier_basis=tier_basis,
         tier_window=tier_window,
         tier_period_months=tier_period_months,
+        pending_days=pending_days,
+        points_valid_days=points_valid_days,
+        clawback_policy=clawback_policy,
         program=program,
     )
     return config_update(
@@ -224,6 +260,9 @@ def program_update(
         tier_basis=tier_basis,
         tier_window=tier_window,
         tier_period_months=tier_period_months,
+        pending_days=pending_days,
+        points_valid_days=points_valid_days,
+        clawback_policy=clawback_policy,
     )
 
 

@@ -37,6 +37,7 @@ from .purchase_input import CleanPurchase
 from .tier_changes import TierMove, promotion, qualifying_figure, tier_expiry, tier_move
 
 REASON_LENGTH = PointsTransaction._meta.get_field("reason").max_length
+TOTALS = ("points_balance", "points_pending", "points_earned")
 # Why a purchase loaded as history (import_transactions --no-earn) earned nothing.
 HISTORY = "Loaded as purchase history: it earns no points."
 
@@ -159,10 +160,14 @@ class _Reckoning:
     """What a set of purchases earns, reckoned in memory, to be written together."""
 
     ledger: list[PointsTransaction] = field(default_factory=list)
+    lots: list[PointsLot] = field(default_factory=list)
     events: list[AuditEvent] = field(default_factory=list)
     moves: list[TierMove] = field(default_factory=list)
     earnings: dict[int, list[Earning]] = field(default_factory=lambda: defaultdict(list))
-    moved: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # by enrolment
+    # By enrolment: the points added to the balance, to the pending points, and earned.
+    moved: dict[str, dict[int, int]] = field(
+        default_factory=lambda: {column: defaultdict(int) for column in TOTALS}
+    )
 
 
 def _earn_all(
@@ -219,9 +224,8 @@ def _earn_all(
                 first_purchase=first,
                 earned_today=earned_today.get((enrollment.pk, day), 0),
             )
-            earning = _earning(
-                enrollment, row, earn(rules[enrollment.program_id], facts, member), actor, reckoning
-            )
+            contributions = earn(rules[enrollment.program_id], facts, member)
+            earning = _earning(enrollment, row, contributions, actor, reckoning, now)
             earned_today[(enrollment.pk, day)] = member.earned_today + earning.points
             program = enrollment.program
             if _counts_points_earned(program):
@@ -229,7 +233,9 @@ def _earn_all(
             elif program.tier_basis == TierBasis.SPEND:  # this write's purchases are in it
                 figure = figures_before[enrollment.pk]
             else:  # this write's points are not yet
-                figure = figures_before[enrollment.pk] + reckoning.moved[enrollment.pk]
+                figure = (
+                    figures_before[enrollment.pk] + reckoning.moved["points_earned"][enrollment.pk]
+                )
             reached = promotion(program, tiers[program.pk], figure, enrollment.tier)
             if reached is not None:
                 expires_at = tier_expiry(program, tiers[program.pk], reached, now)
@@ -251,57 +257,90 @@ def _counts_points_earned(program: Program) -> bool:
     return program.tier_basis == TierBasis.POINTS and program.tier_window == TierWindow.LIFETIME
 
 
+def award_times(
+    program: Program, occurred_at: dt.datetime, now: dt.datetime
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """When the points a purchase made at `occurred_at` earns now become spendable (None: at
+    once) and when they expire (None: never): pending for the programme's return window from
+    the purchase, then valid for its points' lifetime."""
+    pending_until = None
+    if program.pending_days:
+        pending_until = occurred_at + dt.timedelta(days=program.pending_days)
+        pending_until = pending_until if pending_until > now else None
+    expires_at = None
+    if program.points_valid_days is not None:
+        expires_at = (pending_until or now) + dt.timedelta(days=program.points_valid_days)
+    return pending_until, expires_at
+
+
 def _earning(
     enrollment: Enrollment,
     purchase: Transaction,
     contributions: list[Contribution],
     actor: Actor,
     reckoning: _Reckoning,
+    now: dt.datetime,
 ) -> Earning:
-    """The enrolment's award of each rule that gives points, on record, in memory."""
+    """The enrolment's award of each rule that gives points, on record, in memory, with its lot
+    (pending, or spendable once it has repaid any debt)."""
     earning = Earning(enrollment)
+    pending_until, expires_at = award_times(enrollment.program, purchase.occurred_at, now)
+    column = "points_pending" if pending_until else "points_balance"
     for contribution in contributions:
         if contribution.points <= 0:
             continue
+        points = contribution.points
         reason = f"{contribution.rule_name}: {contribution.reason}"[:REASON_LENGTH]
         reckoning.events.append(
             points_event(
                 enrollment,
                 kind=PointsKind.AWARD,
-                points=contribution.points,
+                points=points,
                 reason=reason,
                 actor=actor,
+                pending=pending_until is not None,
             )
         )
-        earning.rows.append(
-            PointsTransaction(
+        row = PointsTransaction(
+            enrollment=enrollment,
+            kind=PointsKind.AWARD,
+            points=points,
+            actor=str(actor),
+            reason=reason,
+            reference=f"purchase:{purchase.pk}:rule:{contribution.rule_id}",
+            purchase=purchase,
+            rule_id=contribution.rule_id,
+            basis=contribution.basis,
+            expires_at=expires_at,
+            activates_at=pending_until,
+        )
+        earning.rows.append(row)
+        setattr(enrollment, column, getattr(enrollment, column) + points)
+        enrollment.points_earned += points
+        repaid = 0 if pending_until else min(points, max(0, points - enrollment.points_balance))
+        reckoning.lots.append(
+            PointsLot(
                 enrollment=enrollment,
-                kind=PointsKind.AWARD,
-                points=contribution.points,
-                actor=str(actor),
-                reason=reason,
-                reference=f"purchase:{purchase.pk}:rule:{contribution.rule_id}",
-                purchase=purchase,
-                rule_id=contribution.rule_id,
+                award=row,
+                points=points,
+                remaining=points - repaid,
+                expires_at=expires_at,
+                pending_until=pending_until,
             )
         )
-        enrollment.points_balance += contribution.points
-        enrollment.points_earned += contribution.points
+        reckoning.moved[column][enrollment.pk] += points
+        reckoning.moved["points_earned"][enrollment.pk] += points
     if earning.rows:
         reckoning.earnings[purchase.pk].append(earning)
         reckoning.ledger.extend(earning.rows)
-        reckoning.moved[enrollment.pk] += earning.points
     return earning
 
 
 def _save(reckoning: _Reckoning) -> None:
     """Insert the ledger rows, their lots, the audit events and tier changes; move each
-    enrolment's balance, points earned and tier in one update."""
+    enrolment's balance, pending points, points earned and tier in one update."""
     PointsTransaction.objects.bulk_create(reckoning.ledger)
-    PointsLot.objects.bulk_create(
-        PointsLot(enrollment=row.enrollment, award=row, points=row.points, remaining=row.points)
-        for row in reckoning.ledger
-    )
+    PointsLot.objects.bulk_create(reckoning.lots)
     AuditEvent.objects.bulk_create(reckoning.events)
     TierChange.objects.bulk_create(move.change for move in reckoning.moves)
     promoted = {move.change.enrollment_id: move.change.enrollment for move in reckoning.moves}
@@ -311,21 +350,23 @@ def _save(reckoning: _Reckoning) -> None:
     )
 
 
-def _move(points: dict[int, int], tiers: dict[int, tuple[int, dt.datetime | None]]) -> None:
-    """Move each enrolment's balance and points earned by `points`, and set `tiers` (each with
-    when it expires), in one
-    update relative to what each row holds. Written as SQL: the ORM's Case and When cost more
-    to build for a hundred rows than the update costs to run."""
-    if not points and not tiers:
+def _move(
+    moved: dict[str, dict[int, int]], tiers: dict[int, tuple[int, dt.datetime | None]]
+) -> None:
+    """Move each enrolment's running totals by `moved` (by column, by enrolment), and set
+    `tiers` (each with when it expires), in one update relative to what each row holds. Written
+    as SQL: the ORM's Case and When cost more to build for a hundred rows than the update costs
+    to run."""
+    moved = {column: points for column, points in moved.items() if points}
+    if not moved and not tiers:
         return
     table = Enrollment._meta.db_table
     params: list = []
     sets = []
-    if points:
+    for column, points in moved.items():
         cases = " ".join("WHEN %s THEN %s" for _ in points)
-        for column in ("points_balance", "points_earned"):
-            sets.append(f"{column} = {column} + CASE id {cases} ELSE 0 END")
-            params += [value for item in points.items() for value in item]
+        sets.append(f"{column} = {column} + CASE id {cases} ELSE 0 END")
+        params += [value for item in points.items() for value in item]
     if tiers:
         cases = " ".join("WHEN %s THEN %s" for _ in tiers)
         sets.append(f"tier_id = CASE id {cases} ELSE tier_id END")
@@ -335,7 +376,7 @@ def _move(points: dict[int, int], tiers: dict[int, tuple[int, dt.datetime | None
         params += [value for pk, (_, expires) in tiers.items() for value in (pk, adapt(expires))]
     sets.append("updated_at = %s")
     params.append(timezone.now())
-    ids = sorted({*points, *tiers})
+    ids = sorted({pk for points in moved.values() for pk in points} | set(tiers))
     where = ", ".join("%s" for _ in ids)
     with connection.cursor() as cursor:
         statement = f"UPDATE {table} SET {', '.join(sets)} WHERE id IN ({where})"  # noqa: S608
@@ -351,6 +392,7 @@ def _earned_on_days(moments: list[tuple[int, dt.datetime]]) -> dict[tuple[int, d
     days = (
         PointsTransaction.objects.filter(
             enrollment_id__in={pk for pk, _ in moments},
+            kind=PointsKind.AWARD,
             purchase__occurred_at__gte=min(starts),
             purchase__occurred_at__lt=max(starts) + dt.timedelta(days=1),
         )

@@ -6,7 +6,9 @@ result says why.
 A purchase earns in every active programme the customer is enrolled in, by that programme's
 earning rules as they are when it is recorded (loyalty.services.earning). Each rule's points are
 an award of their own: a ledger row naming the rule and the purchase, and a lot, so the balance,
-expiry and tier promotion follow as for any award.
+expiry and tier promotion follow as for any award. A programme with `pending_days` holds them
+pending until that many days after the purchase (its return window); with `points_valid_days`
+they expire that many days after they become spendable.
 
 A purchase is recorded once per organization and external id: sent again, even by many callers at
 once, it earns nothing more and its first result is returned (the database's unique index decides
@@ -36,6 +38,7 @@ from customers.models import Customer
 from customers.normalization import normalize_identifier
 from customers.selectors import customers_found
 
+from ..choices import PointsKind
 from ..models import Enrollment, PointsTransaction, Program
 from ..tiers import Tier, TierChange
 from ..transactions import Transaction
@@ -79,7 +82,7 @@ def purchase_results(purchases: Iterable[Transaction]) -> dict[int, PurchaseResu
         return {}
     earnings: dict[int, dict[int, Earning]] = {pk: {} for pk in purchases}
     rows = (
-        PointsTransaction.objects.filter(purchase__in=purchases)
+        PointsTransaction.objects.filter(purchase__in=purchases, kind=PointsKind.AWARD)
         .select_related("enrollment__program")
         .order_by("purchase_id", "enrollment_id", "pk")
     )
@@ -88,7 +91,7 @@ def purchase_results(purchases: Iterable[Transaction]) -> dict[int, PurchaseResu
         of_purchase.setdefault(row.enrollment_id, Earning(row.enrollment)).rows.append(row)
     tier_changes: dict[int, list[TierChange]] = {pk: [] for pk in purchases}
     for change in (
-        TierChange.objects.filter(purchase__in=purchases)
+        TierChange.objects.filter(purchase__in=purchases, purchase_return=None)
         .select_related("enrollment", "from_tier", "to_tier")
         .order_by("pk")
     ):
@@ -155,6 +158,7 @@ def earned_on_day(enrollment: Enrollment, moment: dt.datetime) -> int:
     start = day_start(moment)
     day = PointsTransaction.objects.filter(
         enrollment=enrollment,
+        kind=PointsKind.AWARD,
         purchase__occurred_at__gte=start,
         purchase__occurred_at__lt=start + dt.timedelta(days=1),
     )

@@ -1,6 +1,6 @@
 """An enrolment's move from one tier to another, on record: set by staff, given at enrolment,
-reached by its qualifying figure, kept from a merged enrolment, or reviewed at the end of its
-period (loyalty.services.tier_renewals).
+reached by its qualifying figure, kept from a merged enrolment, reviewed at the end of its
+period (loyalty.services.tier_renewals), or lost when a return took back what had reached it.
 
 A programme's tiers qualify on points earned by awards or on purchase spend, counted over its
 window: its whole life (tiers never expire: how programmes behaved before tiers had windows), the
@@ -24,6 +24,7 @@ from customers.models import AuditEvent
 
 from ..choices import QUALIFYING_POINTS_KINDS, TierBasis, TierChangeReason, TierWindow
 from ..models import Enrollment, PointsTransaction, Program
+from ..returns import Clawback, Return
 from ..side_effects import TierChanged
 from ..tiers import Tier, TierChange
 from ..transactions import Transaction
@@ -76,11 +77,15 @@ def qualifying_window_start(program: Program, end: dt.datetime) -> dt.datetime |
     return None
 
 
-def qualifying_figure(enrollment: Enrollment, *, end: dt.datetime) -> int | Decimal:
+def qualifying_figure(
+    enrollment: Enrollment, *, end: dt.datetime, before_return: Return | None = None
+) -> int | Decimal:
     """What the enrolment's tiers are measured against in the window that ends at `end`: the
     points of its qualifying ledger rows (QUALIFYING_POINTS_KINDS), or the total of its customer's
-    purchases that earned (by `occurred_at`), as its programme qualifies. One aggregate query; none
-    for lifetime points, which are the enrolment's running `points_earned`."""
+    purchases that earned (by `occurred_at`), as its programme qualifies; less what returns took
+    back of them. Two aggregate queries; none for lifetime points, which are the enrolment's
+    running `points_earned` (returns take back from it too). With `before_return`: as it was
+    before that return, which is recorded but has taken nothing back yet."""
     program = enrollment.program
     start = qualifying_window_start(program, end)
     if program.tier_basis == TierBasis.SPEND:
@@ -92,7 +97,12 @@ def qualifying_figure(enrollment: Enrollment, *, end: dt.datetime) -> int | Deci
         )
         if start is not None:
             purchases = purchases.filter(occurred_at__gt=start)
-        return purchases.aggregate(total=Sum("total_amount"))["total"] or Decimal(0)
+        spent = purchases.aggregate(total=Sum("total_amount"))["total"] or Decimal(0)
+        returns = Return.objects.filter(purchase__in=purchases)
+        if before_return is not None:
+            returns = returns.exclude(pk=before_return.pk)
+        returned = returns.aggregate(total=Sum("amount"))
+        return spent - (returned["total"] or Decimal(0))
     if start is None:
         return enrollment.points_earned
     rows = PointsTransaction.objects.filter(
@@ -101,7 +111,9 @@ def qualifying_figure(enrollment: Enrollment, *, end: dt.datetime) -> int | Deci
         created_at__gt=start,
         created_at__lte=end,
     )
-    return rows.aggregate(total=Sum("points"))["total"] or 0
+    earned = rows.aggregate(total=Sum("points"))["total"] or 0
+    taken_back = Clawback.objects.filter(award__in=rows).aggregate(total=Sum("points"))["total"]
+    return earned - (taken_back or 0)
 
 
 def threshold_of(program: Program, tier: Tier) -> int | Decimal | None:
@@ -154,6 +166,7 @@ def tier_move(
     reason: str,
     actor: Actor,
     purchase: Transaction | None = None,
+    purchase_return: Return | None = None,
 ) -> TierMove | None:
     """Move the enrolment to `tier` in memory (with the purchase that earned it, if one did);
     None when that changes nothing. change_tier writes it; a batch writes many at once."""
@@ -179,6 +192,7 @@ def tier_move(
         tier_expires_at=tier_expires_at,
         reason=reason,
         purchase=purchase,
+        purchase_return=purchase_return,
         actor=str(actor),
     )
     side_effect = None
@@ -199,10 +213,11 @@ def change_tier(
     reason: str,
     actor: Actor,
     purchase: Transaction | None = None,
+    purchase_return: Return | None = None,
 ) -> TierChanged | None:
-    """Move the enrolment to `tier`, on record (with the purchase that earned it, if one did);
-    the side effect when the tier really changed."""
-    move = tier_move(enrollment, tier, tier_expires_at, reason, actor, purchase)
+    """Move the enrolment to `tier`, on record (with the purchase that earned it, or the return
+    that took it away, if one did); the side effect when the tier really changed."""
+    move = tier_move(enrollment, tier, tier_expires_at, reason, actor, purchase, purchase_return)
     if move is None:
         return None
     enrollment.save(update_fields=["tier", "tier_expires_at", "updated_at"])
@@ -254,3 +269,44 @@ def promote(
         return None
     expires_at = tier_expiry(program, tiers, reached, now)
     return change_tier(locked, reached, expires_at, TierChangeReason.THRESHOLD, actor, purchase)
+
+
+def demote_after_return(
+    locked: Enrollment,
+    figure_before: int | Decimal,
+    actor: Actor,
+    purchase_return: Return,
+    *,
+    now: dt.datetime,
+) -> TierChanged | None:
+    """After a return took back points or spend (the qualifying figure was `figure_before`):
+    when that had reached the tier's threshold and no longer does, move down to the highest
+    lower tier still reached, else to the lowest tier; never below a tier set by staff that still
+    holds. The period of the tier moved to stays as it was (the lowest tier never expires)."""
+    tier = locked.tier
+    program = locked.program
+    threshold = threshold_of(program, tier) if tier else None
+    if threshold is None or threshold > figure_before:
+        return None
+    figure = qualifying_figure(locked, end=now)
+    if figure >= threshold:
+        return None
+    lower = [t for t in program.tiers.order_by("number") if t.number < tier.number]
+    if not lower:
+        return None
+    target = tier_reached(program, lower, figure) or lower[0]
+    floor = tier_floor_at(locked, now)
+    if floor is not None and floor.number > target.number:
+        target = floor
+    if target.number >= tier.number:
+        return None
+    expires_at = None if target == lower[0] else locked.tier_expires_at
+    return change_tier(
+        locked,
+        target,
+        expires_at,
+        TierChangeReason.RETURN,
+        actor,
+        purchase_return.purchase,
+        purchase_return,
+    )

@@ -72,6 +72,7 @@ DATA_MIGRATIONS = [
     ("customers.migrations.0007_staff_groups", "create_groups"),
     ("loyalty.migrations.0008_staff_see_purchases", "grant"),
     ("loyalty.migrations.0011_point_value_and_staff_purchases", "grant"),
+    ("loyalty.migrations.0013_returns", "grant"),
 ]
 
 

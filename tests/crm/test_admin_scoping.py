@@ -16,6 +16,7 @@ from loyalty.services.earning_rules import earning_rule_create
 from loyalty.services.enrolments import tier_set
 from loyalty.services.points import points_award
 from loyalty.services.purchases import transaction_record
+from loyalty.services.returns import return_record
 from loyalty.services.rewards_catalogue import points_reward_redeem
 from loyalty.services.stamps import stamps_add
 from tests.crm.factories import StoreFactory
@@ -93,7 +94,7 @@ def tenant_data(organization, mark):
         active_until=None,
         actor=actor,
     )
-    transaction_record(
+    purchase = transaction_record(
         organization=organization,
         customer=customer,
         store_code=store.code,
@@ -102,6 +103,14 @@ def tenant_data(organization, mark):
         currency="EUR",
         lines=[{"sku": f"{mark}-sku", "category": f"{mark}-shoes", "quantity": 1, "unit_price": 5}],
         channel="INSTORE",
+        actor=actor,
+    ).transaction
+    return_record(
+        organization=organization,
+        purchase=purchase,
+        external_id=f"{mark}-return",
+        occurred_at="2026-06-16T12:00:00Z",
+        lines=[{"sku": f"{mark}-sku", "quantity": 1}],
         actor=actor,
     )
     return customer

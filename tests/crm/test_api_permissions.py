@@ -29,6 +29,8 @@ from tests.loyalty.factories import (
     PointsRewardFactory,
     RewardFactory,
     StampCardFactory,
+    TransactionFactory,
+    TransactionLineFactory,
 )
 
 pytestmark = pytest.mark.django_db
@@ -61,6 +63,7 @@ ALLOWED = {
     ("coupon-redeem", "post"): BOTH_GROUPS,
     ("transaction-list", "post"): SUPERVISORS,
     ("transaction-batch", "post"): SUPERVISORS,
+    ("transaction-returns", "post"): CONFIGURATION,
     ("program-simulate", "post"): BOTH_GROUPS,
     ("store-list", "post"): CONFIGURATION,
     ("store-detail", "patch"): CONFIGURATION,
@@ -139,6 +142,9 @@ def world(org):
             organization=org, name="colour", data_type="enum", allowed_values=["red"]
         ),
         "status_label": StatusLabelFactory(organization=org, name="vip"),
+        "purchase": TransactionLineFactory(
+            transaction=TransactionFactory(customer=customer)
+        ).transaction,
     }
 
 
@@ -223,6 +229,10 @@ def request_for(name: str, method: str, world: dict) -> tuple[str, dict]:
                     }
                 ]
             },
+        ),
+        ("transaction-returns", "post"): (
+            f"/api/v1/transactions/{world['purchase'].pk}/returns/",
+            {"external_id": "R-1", "occurred_at": "2026-06-16T12:00:00Z", "amount": "1.00"},
         ),
         ("program-simulate", "post"): (
             f"/api/v1/programs/{world['enrollment'].program_id}/simulate/",
@@ -325,6 +335,7 @@ def read_url(name: str, world: dict) -> str:
             f"/api/v1/programs/{world['enrollment'].program_id}/earning-rules/"
         ),
         "transaction-list": "/api/v1/transactions/",
+        "transaction-detail": f"/api/v1/transactions/{world['purchase'].pk}/",
         "customer-transactions": f"{customer}/transactions/",
         "program-rewards": f"/api/v1/programs/{world['enrollment'].program_id}/rewards/",
         "stamp-card-list": "/api/v1/stamp-cards/",

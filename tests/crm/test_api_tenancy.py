@@ -24,11 +24,18 @@ from tests.loyalty.factories import (
     EnrollmentFactory,
     PointsRewardFactory,
     RewardFactory,
+    TransactionFactory,
+    TransactionLineFactory,
 )
 
 pytestmark = pytest.mark.django_db
 MARK = "globexsecret"
 BODIES = {
+    ("post", "/api/v1/transactions/{transaction_id}/returns/"): {
+        "external_id": "R-1",
+        "occurred_at": "2026-06-16T12:00:00Z",
+        "amount": "1.00",
+    },
     ("post", "/api/v1/cards/{code}/redeem/"): {"reward_id": 1},
     ("post", "/api/v1/cards/{code}/stamps/"): {"stamps": 1},
     ("post", "/api/v1/customers/{customer_id}/cards/"): {"stamp_card_id": 1},
@@ -66,7 +73,10 @@ def organization_data(org, mark):
     points_reward = PointsRewardFactory(
         program=enrollment.program, coupon_series=series, name=f"{mark} points reward"
     )
+    purchase = TransactionFactory(customer=customer, external_id=f"{mark}-purchase")
+    TransactionLineFactory(transaction=purchase, sku=f"{mark}-sku")
     return {
+        "purchase": purchase,
         "customer": customer,
         "identifier": identifier,
         "channel": channel,
@@ -91,12 +101,14 @@ def path_values(path: str, data: dict) -> dict:
         "stamp-cards": data["card"].stamp_card_id,
         "extended-fields": data["field"].pk,
         "status-labels": data["status_label"].pk,
+        "transactions": data["purchase"].pk,
     }
     values = {
         "customer_id": data["customer"].public_id,
         "code": data["card"].code,
         "program_id": data["program"].pk,
         "reward_id": data["points_reward"].pk,
+        "transaction_id": data["purchase"].pk,
     }
     if first == "coupons":
         values["code"] = data["coupon"].code

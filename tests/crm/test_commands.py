@@ -10,6 +10,7 @@ from customers.demo import DEMO_SLUG, MAX_DEMO_CUSTOMERS, demo_mobile
 from customers.models import Customer, Identifier
 from loyalty.models import CustomerCard, Enrollment, PointsTransaction, Program
 from loyalty.points_rewards import PointsReward
+from loyalty.returns import Return
 from loyalty.services.tier_renewals import tiers_renew_due
 from loyalty.tiers import Tier
 from loyalty.transactions import EarningRule, Transaction
@@ -39,6 +40,7 @@ def counts():
             CustomerCard,
             EarningRule,
             Transaction,
+            Return,
             PointsReward,
         )
     ]
@@ -72,6 +74,14 @@ def test_seed_demo_has_purchases_that_earned_by_its_rules_and_a_points_reward():
     earned = PointsTransaction.objects.filter(purchase__organization=organization)
     assert {row.purchase_id for row in earned} == set(purchases.values_list("pk", flat=True))
     assert PointsReward.objects.get(program__organization=organization).points_cost == 300
+    program = Program.objects.get(organization=organization)
+    assert (program.pending_days, program.clawback_policy) == (14, "allow_negative")
+    returns = Return.objects.filter(organization=organization)
+    assert returns.exists()
+    assert all(row.lines.count() == 1 for row in returns)
+    taken = PointsTransaction.objects.filter(purchase_return__organization=organization)
+    assert {row.kind for row in taken} <= {"cancel", "clawback"}
+    assert taken.exists()
 
 
 def test_the_demo_programme_has_rolling_tiers_some_due_to_be_renewed_or_downgraded():

@@ -25,6 +25,7 @@ from crm.services import api_key_create
 from customers.models import ExtendedFieldDefinition
 from loyalty.models import CouponSeries
 from loyalty.services.coupons import coupon_issue
+from loyalty.services.purchases import transaction_record
 from tests.crm.factories import OrganizationFactory, StoreFactory
 from tests.customers.factories import (
     ChannelFactory,
@@ -34,6 +35,7 @@ from tests.customers.factories import (
 )
 from tests.loyalty.factories import (
     CustomerCardFactory,
+    EarningRuleFactory,
     EnrollmentFactory,
     ProgramFactory,
     RewardFactory,
@@ -169,8 +171,21 @@ def world(db):
     field = ExtendedFieldDefinition.objects.get(organization=org, name="size")
     series = CouponSeries.objects.create(organization=org, description="Fuzz")
     coupon = coupon_issue(organization=org, series=series, customer=customer, actor=SYSTEM).coupon
+    EarningRuleFactory(program=program)
+    purchase = transaction_record(
+        organization=org,
+        customer=customer,
+        store_code=None,
+        external_id="P-1",
+        occurred_at="2026-06-15T12:00:00Z",
+        currency="EUR",
+        lines=[{"sku": "A", "quantity": 2, "unit_price": "9.99"}],
+        channel="INSTORE",
+        actor=SYSTEM,
+    ).transaction
     _, key = api_key_create(organization=org, name="Fuzz")
     return {
+        "purchase": purchase,
         "org": org,
         "key": key,
         "store": store,
@@ -202,6 +217,7 @@ def path_values(route: Route, world: dict) -> dict:
         "customer-channel": world["channel"].pk,
         "coupon-detail": world["coupon"].code,
         "coupon-redeem": world["coupon"].code,
+        "transaction-detail": world["purchase"].pk,
     }
     vendor = route.template.startswith("/compat/")
     customer = world["customer"]
@@ -213,6 +229,7 @@ def path_values(route: Route, world: dict) -> dict:
         "program_id": world["program"].pk,
         "account_id": world["store"].pk,
         "card_id": world["card"].pk,
+        "transaction_id": world["purchase"].pk,
     }
     values = {}
     for param in route.params:
@@ -442,6 +459,11 @@ BODIES = {
     ("customer-cards", "post"): lambda world: {"stamp_card_id": world["stamp_card"].pk},
     ("card-stamps", "post"): lambda world: {"stamps": 1, "reason": "visit"},
     ("card-redeem", "post"): lambda world: {"reward_id": world["reward"].pk},
+    ("transaction-returns", "post"): lambda world: {
+        "external_id": "R-1",
+        "occurred_at": "2026-06-16T12:00:00Z",
+        "lines": [{"sku": "A", "quantity": 1}],
+    },
     ("store-list", "post"): lambda world: {"code": "second.till", "name": "Two", "active": True},
     ("store-detail", "patch"): lambda world: {"name": "Main", "active": False},
     ("extended-field-list", "post"): lambda world: {

@@ -14,7 +14,7 @@ from loyalty.models import (
 )
 from loyalty.points_rewards import PointsReward
 from loyalty.tiers import Tier
-from loyalty.transactions import EarningRule, Transaction
+from loyalty.transactions import EarningRule, Transaction, TransactionLine
 from tests.crm.factories import OrganizationFactory
 from tests.customers.factories import CustomerFactory
 
@@ -98,6 +98,19 @@ class TransactionFactory(factory.django.DjangoModelFactory):
     total_amount = Decimal("10.00")
     channel = "INSTORE"
     actor = "test"
+
+
+class TransactionLineFactory(factory.django.DjangoModelFactory):
+    """A line of the whole of its purchase's total, by default."""
+
+    class Meta:
+        model = TransactionLine
+
+    transaction = factory.SubFactory(TransactionFactory)
+    sku = factory.Sequence(lambda n: f"SKU-{n}")
+    quantity = 1
+    unit_price = factory.SelfAttribute("transaction.total_amount")
+    line_amount = factory.SelfAttribute("transaction.total_amount")
 
 
 class EarningRuleFactory(factory.django.DjangoModelFactory):

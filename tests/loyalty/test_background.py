@@ -76,6 +76,7 @@ PROJECT_TASKS = {
     "crm.tasks.pending_jobs_send_task",  # the beat, every minute
     "loyalty.tasks.points_expire_task",  # the beat, hourly
     "loyalty.tasks.tiers_renew_task",  # the beat, daily
+    "loyalty.tasks.points_activate_task",  # the beat, hourly
     "customers.tasks.enrol_task",  # customer_update(loyalty_in_background=True)
 }
 

@@ -29,6 +29,8 @@ def program_form(program, rule: dict) -> dict:
         "welcome_points": "0",
         "referrer_points": "0",
         "referee_points": "0",
+        "pending_days": "0",
+        "clawback_policy": "within_balance",
         **management("tiers"),
         **management("earning_rules", total=1),
     }

@@ -256,6 +256,6 @@ def test_running_totals_cannot_go_negative(org):
     enrollment = EnrollmentFactory(customer__organization=org)
     card = CustomerCardFactory(customer__organization=org)
     with pytest.raises(IntegrityError), transaction.atomic():
-        type(enrollment).objects.filter(pk=enrollment.pk).update(points_balance=-1)
+        type(enrollment).objects.filter(pk=enrollment.pk).update(points_pending=-1)
     with pytest.raises(IntegrityError), transaction.atomic():
         type(card).objects.filter(pk=card.pk).update(stamps=-1)

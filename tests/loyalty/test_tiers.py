@@ -348,9 +348,10 @@ def test_the_review_reads_a_bounded_number_of_queries_per_enrolment(org):
     with CaptureQueriesContext(connection) as captured:
         assert tiers_renew_due(now=AFTER, batch_size=2) == Renewals(renewed=2, downgraded=4)
 
-    # Each enrolment: its savepoint, lock, figure and change (the enrolment, the audit row, the
-    # history row). Once: the programme's tiers; the ids, a batch at a time, till none is left.
-    per_enrollment, batches = 7, 3
+    # Each enrolment: its savepoint, lock, figure (what was earned, less what returns took back)
+    # and change (the enrolment, the audit row, the history row). Once: the programme's tiers;
+    # the ids, a batch at a time, till none is left.
+    per_enrollment, batches = 8, 3
     assert len(captured) <= 6 * per_enrollment + 1 + batches + 1
 
 

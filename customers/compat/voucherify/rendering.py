@@ -41,7 +41,9 @@ def render_customer(customer: Customer) -> dict:
                 "total_rollback_succeeded": 0,
                 "gift": {"redeemed_amount": 0, "amount_to_go": 0},
                 "loyalty_card": {
-                    "redeemed_points": sum(e.points_earned - e.points_balance for e in enrollments),
+                    "redeemed_points": sum(
+                        e.points_earned - e.points_balance - e.points_pending for e in enrollments
+                    ),
                     "points_to_go": sum(e.points_balance for e in enrollments),
                 },
             },
