@@ -258,8 +258,9 @@ def import_seconds(path: Path, *options: str) -> float:
             "manage.py",
             "import_transactions",
             str(path),
-            "--organization",
+            "--org",
             "bench",
+            "--quiet",
             *options,
         ],
         cwd=BASE_DIR,
@@ -270,6 +271,7 @@ def import_seconds(path: Path, *options: str) -> float:
     seconds = time.perf_counter() - started
     if done.returncode:
         raise SystemExit(f"import_transactions failed:\n{done.stdout}\n{done.stderr}")
+    print(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "", file=sys.stderr)
     return seconds
 
 

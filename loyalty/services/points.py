@@ -11,10 +11,11 @@ first.
 """
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from crm.actors import SYSTEM, Actor
@@ -274,21 +275,29 @@ def points_expire_due(
     """
     now = timezone.now()
     due = PointsLot.objects.filter(remaining__gt=0, expires_at__lte=now, pending_until__isnull=True)
-    if organization is not None:
-        due = due.filter(enrollment__customer__organization=organization)
     total = Expired()
-    enrollment_ids = due.values_list("enrollment_id", flat=True).distinct().order_by()
+    for locked in _locked_one_by_one(due, organization):
+        expired = _expire_due_lots(locked, now, actor)
+        total.lots += expired.lots
+        total.points += expired.points
+    return total
+
+
+def _locked_one_by_one(
+    due_lots: QuerySet[PointsLot], organization: Organization | None
+) -> Iterator[Enrollment]:
+    """Each enrolment holding one of `due_lots` (of `organization`, if given), locked in a
+    transaction of its own while the caller works on it."""
+    if organization is not None:
+        due_lots = due_lots.filter(enrollment__customer__organization=organization)
+    enrollment_ids = due_lots.values_list("enrollment_id", flat=True).distinct().order_by()
     for enrollment_id in list(enrollment_ids):
         with transaction.atomic():
-            locked = (
+            yield (
                 Enrollment.objects.select_for_update(of=("self",))
                 .select_related("program", "customer")
                 .get(pk=enrollment_id)
             )
-            expired = _expire_due_lots(locked, now, actor)
-        total.lots += expired.lots
-        total.points += expired.points
-    return total
 
 
 @dataclass
@@ -318,19 +327,11 @@ def points_activate_due(
     transaction. Running it again activates nothing more: a lot is pending no longer once
     activated, and it is activated under its enrolment's lock."""
     now = timezone.now()
-    due = PointsLot.objects.filter(pending_until__lte=now)
-    if organization is not None:
-        due = due.filter(enrollment__customer__organization=organization)
     total = Activated()
-    enrollment_ids = due.values_list("enrollment_id", flat=True).distinct().order_by()
-    for enrollment_id in list(enrollment_ids):
-        with transaction.atomic():
-            locked = (
-                Enrollment.objects.select_for_update(of=("self",))
-                .select_related("program", "customer")
-                .get(pk=enrollment_id)
-            )
-            activated = activate_due_lots(locked, now, actor)
+    for locked in _locked_one_by_one(
+        PointsLot.objects.filter(pending_until__lte=now), organization
+    ):
+        activated = activate_due_lots(locked, now, actor)
         total.lots += activated.lots
         total.points += activated.points
     return total

@@ -37,7 +37,7 @@ from crm.errors import DomainError, ErrorCode
 from crm.models import Organization
 from customers.closure import customer_refuse_closed
 
-from ..choices import ClawbackPolicy, PointsKind
+from ..choices import ClawbackPolicy, PointsKind, TierBasis
 from ..models import Enrollment, PointsLot, PointsTransaction
 from ..returns import Clawback, Return, ReturnLine
 from ..side_effects import TierChanged
@@ -259,12 +259,17 @@ def _claw_back(
     )
     # The enrolments the customer holds now: a merge may have combined the one that earned.
     enrolled = {
-        e.program_id: e for e in Enrollment.objects.filter(customer_id=purchase.customer_id)
+        e.program_id: e
+        for e in Enrollment.objects.filter(customer_id=purchase.customer_id).select_related(
+            "program"
+        )
     }
     now = timezone.now()
     for enrollment in sorted(enrolled.values(), key=lambda e: e.pk):
         reached = [a for a in awards if a.enrollment.program_id == enrollment.program_id]
-        if not reached:
+        # Spend counts toward the tier whether or not the purchase earned points there.
+        by_spend = enrollment.program.tier_basis == TierBasis.SPEND
+        if not reached and not by_spend:
             continue
         locked = lock_enrollment(organization, enrollment)
         activate_due_lots(locked, now, actor)  # a window that is over is over
@@ -284,6 +289,7 @@ def _claw_back(
                 points_earned=F("points_earned") - due_in_all, updated_at=timezone.now()
             )
             locked.points_earned -= due_in_all
+        if due_in_all or by_spend:
             demote_after_return(locked, figure_before, actor, purchase_return, now=now)
 
 

@@ -18,6 +18,7 @@ from loyalty.models import Enrollment
 from loyalty.services.enrolments import enrollment_create, tier_set
 from loyalty.services.points import points_award
 from loyalty.services.purchases import transaction_record
+from loyalty.services.returns import return_record
 from loyalty.services.tier_changes import (
     add_months,
     change_tier,
@@ -31,6 +32,7 @@ from loyalty.tiers import TierChange
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import (
     AwardFactory,
+    EarningRuleFactory,
     EnrollmentFactory,
     ProgramFactory,
     TierFactory,
@@ -222,6 +224,58 @@ def test_a_purchase_reaches_a_tier_by_spend(org):
 
     assert reloaded(enrollment).tier == gold
     assert [change.to_tier for change in result.tier_changes] == [gold]
+
+
+def bought(enrollment, external_id, quantity=1, unit_price="1000.00"):
+    return transaction_record(
+        organization=enrollment.program.organization,
+        customer=enrollment.customer,
+        store_code=None,
+        external_id=external_id,
+        occurred_at=timezone.now().isoformat(),
+        currency="EUR",
+        lines=[{"sku": "COAT", "quantity": quantity, "unit_price": unit_price}],
+        channel="INSTORE",
+        actor=CLERK,
+    )
+
+
+def test_a_purchase_reaches_a_tier_by_the_points_it_earns_in_the_window_for_a_period(org):
+    program, (silver, gold, _) = club(org, tier_period_months=6)
+    EarningRuleFactory(program=program)  # a point per 1.00
+    enrollment = member(program, silver, None)
+    earned(enrollment, 900, timezone.now() - dt.timedelta(days=400))
+
+    bought(enrollment, "till-1", unit_price="200.00")
+    assert reloaded(enrollment).tier == silver  # 200 in the window, though 1,100 earned
+
+    before = timezone.now()
+    result = bought(enrollment, "till-2", unit_price="800.00")
+
+    enrollment = reloaded(enrollment)
+    assert [change.to_tier for change in result.tier_changes] == [gold]
+    assert enrollment.tier == gold
+    assert add_months(before, 6) <= enrollment.tier_expires_at <= add_months(timezone.now(), 6)
+    assert changes(enrollment)[-1] == ("threshold", "Silver", "Gold", enrollment.tier_expires_at)
+
+
+def test_a_return_that_takes_the_spend_in_the_window_below_the_tier_moves_it_down(org):
+    program, (silver, gold, _) = club(org, basis="spend")
+    enrollment = member(program, silver, None)
+    purchase = bought(enrollment, "till-1", quantity=2, unit_price="600.00").transaction
+    assert reloaded(enrollment).tier == gold
+
+    return_record(
+        organization=org,
+        purchase=purchase,
+        external_id="R-1",
+        occurred_at=timezone.now(),
+        lines=[{"sku": "COAT", "quantity": 1}],
+        actor=CLERK,
+    )
+
+    assert reloaded(enrollment).tier == silver  # 600 of the 1,200 spent came back
+    assert changes(enrollment)[-1] == ("return", "Gold", "Silver", None)
 
 
 # --- the end of a tier period ------------------------------------------------------------------
