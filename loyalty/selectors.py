@@ -16,6 +16,7 @@ from customers.models import Customer
 
 from .choices import PointsKind
 from .models import CustomerCard, PointsTransaction, Program, Reward
+from .returns import Return
 from .services.purchase_input import in_minor_units
 from .transactions import Transaction
 
@@ -125,8 +126,9 @@ def card_view(card: CustomerCard) -> CardView:
 
 
 def customer_purchases(customer: Customer) -> QuerySet[Transaction]:
-    """The customer's purchases, newest first, each with its store and `points`: what it earned,
-    in every programme, in one query however many there are."""
+    """The customer's purchases, newest first, each with its store, `points` (what it earned, in
+    every programme) and its returns, oldest first, each with `points` (what it took back, as a
+    negative number); in two queries however many there are."""
     earned = (
         PointsTransaction.objects.filter(purchase=OuterRef("pk"), kind=PointsKind.AWARD)
         .order_by()
@@ -134,10 +136,21 @@ def customer_purchases(customer: Customer) -> QuerySet[Transaction]:
         .annotate(total=Sum("points"))
         .values("total")
     )
+    taken_back = (
+        PointsTransaction.objects.filter(purchase_return=OuterRef("pk"))
+        .order_by()
+        .values("purchase_return")
+        .annotate(total=Sum("points"))
+        .values("total")
+    )
+    returns = Return.objects.annotate(points=Coalesce(Subquery(taken_back), Value(0))).order_by(
+        "occurred_at", "pk"
+    )
     return (
         Transaction.objects.filter(customer=customer)
         .select_related("store")
         .annotate(points=Coalesce(Subquery(earned), Value(0)))
+        .prefetch_related(Prefetch("returns", returns))
         .order_by("-occurred_at", "-pk")
     )
 

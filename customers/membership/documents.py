@@ -358,6 +358,8 @@ def customer_overview(customer: Customer) -> Overview:
     purchases = list(customer_purchases(customer)[:PURCHASES_SHOWN])
     for purchase in purchases:
         purchase.total = in_minor_units(purchase.total_amount, purchase.currency)
+        for purchase_return in purchase.returns.all():
+            purchase_return.total = in_minor_units(purchase_return.amount, purchase.currency)
     cards = list(cards_with_rewards().filter(customer=customer).order_by("created_at", "pk"))
     for card in cards:
         card.view = card_view(card)

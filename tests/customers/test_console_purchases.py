@@ -15,6 +15,7 @@ from crm.actors import Actor
 from customers.models import AuditEvent
 from loyalty.models import PointsTransaction
 from loyalty.services.purchases import transaction_record
+from loyalty.services.returns import return_record
 from loyalty.transactions import Transaction
 from tests.crm.factories import StaffFactory, StoreFactory
 from tests.customers.factories import CustomerFactory, StatusLabelFactory
@@ -143,6 +144,35 @@ def test_the_360_page_lists_purchases_with_the_points_each_earned(agent, org, cl
     assert f'href="{link}"' in page
     listed = agent.get(link).content.decode()
     assert "till-7-000123" in listed
+
+
+def test_each_purchase_lists_its_returns_with_the_points_they_took_back(agent, org, club):
+    customer = CustomerFactory(organization=org)
+    EnrollmentFactory(customer=customer, program=club)
+    purchase = buy(customer, "till-9", price="200.00").transaction
+    for external_id, amount in (("R-1", "50.00"), ("R-2", "30.00")):
+        return_record(
+            organization=org,
+            purchase=purchase,
+            external_id=external_id,
+            occurred_at="2026-06-20T12:00:00Z",
+            amount=amount,
+            actor=SYSTEM,
+        )
+
+    page = agent.get(overview(customer)).content.decode()
+
+    returns = re.findall(
+        r'<tr class="return" data-return="([^"]+)">(.*?)</tr>', page.split("till-9", 1)[1], re.S
+    )
+    shown = {
+        external_id: html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row))).split()
+        for external_id, row in returns
+    }
+    assert list(shown) == ["R-1", "R-2"]
+    # Club gives a point per 10.00: of the 20 points, a quarter comes back, then 15 %.
+    assert shown["R-1"][-3:] == ["−50.00", "EUR", "-5"]
+    assert shown["R-2"][-3:] == ["−30.00", "EUR", "-3"]
 
 
 def test_a_customer_without_purchases_is_said_to_have_none(agent, org):
