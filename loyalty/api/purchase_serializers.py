@@ -6,7 +6,7 @@ from rest_framework import serializers
 from crm.api.fields import AmountField, DateTimeField
 from crm.api.serializers import BatchItemErrorSerializer, InputSerializer
 from customers.choices import IdentifierType, Source
-from loyalty.api.serializers import WarningSerializer
+from loyalty.api.serializers import SideEffectSerializer, WarningSerializer
 from loyalty.choices import EarningKind
 from loyalty.services.purchase_input import PurchaseItem
 
@@ -122,6 +122,9 @@ class AppliedRuleSerializer(serializers.Serializer):
 class EarningSerializer(serializers.Serializer):
     program_id = serializers.IntegerField(source="enrollment.program_id")
     points = serializers.IntegerField()
+    points_pending = serializers.IntegerField(
+        help_text="Of the points, those pending for the programme's return window."
+    )
     rules = AppliedRuleSerializer(many=True, source="rows")
 
 
@@ -134,13 +137,18 @@ class TierChangeSerializer(serializers.Serializer):
 
 class PurchaseResultSerializer(serializers.Serializer):
     transaction = TransactionSerializer()
-    points = serializers.SerializerMethodField()
+    points = serializers.IntegerField(help_text="What the purchase earned in all programmes.")
+    points_active = serializers.SerializerMethodField(help_text="Of them, those spendable now.")
+    points_pending = serializers.IntegerField(
+        help_text="Of them, those pending for a return window."
+    )
     earnings = EarningSerializer(many=True)
     tier_changes = TierChangeSerializer(many=True)
+    side_effects = SideEffectSerializer(many=True)
     warnings = WarningSerializer(many=True)
 
-    def get_points(self, result) -> int:
-        return sum(earning.points for earning in result.earnings)
+    def get_points_active(self, result) -> int:
+        return result.points - result.points_pending
 
 
 class TransactionBatchResultSerializer(serializers.Serializer):

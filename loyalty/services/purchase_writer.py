@@ -29,6 +29,7 @@ from customers.services.status_labels import may_earn
 
 from ..choices import EarningKind, PointsKind, TierBasis, TierChangeReason, TierWindow
 from ..models import Enrollment, PointsLot, PointsTransaction, Program
+from ..side_effects import PointsAwarded, SideEffect, TierChanged
 from ..tiers import Tier, TierChange
 from ..transactions import EarningRule, Transaction, TransactionLine
 from .earning import Contribution, Member, Purchase, earn
@@ -53,6 +54,11 @@ class Earning:
     def points(self) -> int:
         return sum(row.points for row in self.rows)
 
+    @property
+    def points_pending(self) -> int:
+        """Of its points, those pending for the programme's return window when recorded."""
+        return sum(row.points for row in self.rows if row.activates_at is not None)
+
 
 @dataclass
 class PurchaseResult:
@@ -65,6 +71,38 @@ class PurchaseResult:
     def warnings(self) -> list[ServiceWarning]:
         withheld = self.transaction.earning_withheld
         return [ServiceWarning(ErrorCode.EARNING_BLOCKED, withheld)] if withheld else []
+
+    @property
+    def points(self) -> int:
+        return sum(earning.points for earning in self.earnings)
+
+    @property
+    def points_pending(self) -> int:
+        return sum(earning.points_pending for earning in self.earnings)
+
+    @property
+    def side_effects(self) -> list[SideEffect]:
+        """The points each programme awarded and each tier reached, as registration reports
+        them."""
+        purchase = self.transaction
+        awarded: list[SideEffect] = [
+            PointsAwarded(
+                customer_id=purchase.customer.public_id,
+                program_id=earning.enrollment.program_id,
+                points=earning.points,
+                reason=f"Purchase {purchase.external_id}",
+            )
+            for earning in self.earnings
+        ]
+        return awarded + [
+            TierChanged(
+                program_id=change.enrollment.program_id,
+                from_tier=change.from_tier.number if change.from_tier else None,
+                to_tier=change.to_tier.number,
+                tier_name=change.to_tier.name,
+            )
+            for change in self.tier_changes
+        ]
 
 
 @dataclass(frozen=True)

@@ -171,8 +171,8 @@ def test_each_purchase_lists_its_returns_with_the_points_they_took_back(agent, o
     }
     assert list(shown) == ["R-1", "R-2"]
     # Club gives a point per 10.00: of the 20 points, a quarter comes back, then 15 %.
-    assert shown["R-1"][-3:] == ["−50.00", "EUR", "-5"]
-    assert shown["R-2"][-3:] == ["−30.00", "EUR", "-3"]
+    assert shown["R-1"][-3:] == ["-50.00", "EUR", "-5"]
+    assert shown["R-2"][-3:] == ["-30.00", "EUR", "-3"]
 
 
 def test_a_customer_without_purchases_is_said_to_have_none(agent, org):

@@ -1,6 +1,7 @@
 """The purchase endpoints: record, replay, list, simulate, earning rules."""
 
 import pytest
+from django.utils import timezone
 
 from crm.actors import Actor
 from loyalty.models import PointsTransaction
@@ -68,6 +69,34 @@ def test_a_purchase_is_recorded_with_what_it_earned(api, org, enrollment):
     assert reply["tier_changes"] == [
         {"program_id": enrollment.program_id, "from_tier": None, "to_tier": 2, "tier_name": "Gold"}
     ]
+    assert (reply["points_active"], reply["points_pending"]) == (120, 0)
+    assert reply["side_effects"] == [
+        {
+            "type": "points",
+            "customer_id": enrollment.customer.public_id,
+            "program_id": enrollment.program_id,
+            "points": 120,
+            "reason": "Purchase T-1",
+        },
+        {
+            "type": "tier",
+            "program_id": enrollment.program_id,
+            "from_tier": None,
+            "to_tier": 2,
+            "tier_name": "Gold",
+        },
+    ]
+
+
+def test_points_within_a_return_window_are_answered_as_pending(api, enrollment):
+    enrollment.program.pending_days = 14
+    enrollment.program.save(update_fields=["pending_days"])
+
+    recent = timezone.now().isoformat()
+    reply = api.post(URL, body(enrollment.customer, occurred_at=recent), format="json").json()
+
+    assert (reply["points"], reply["points_active"], reply["points_pending"]) == (120, 0, 120)
+    assert reply["earnings"][0]["points_pending"] == 120
 
 
 def test_the_same_external_id_again_answers_200_with_the_first_reply(api, org, enrollment):
