@@ -9,8 +9,10 @@ and a store, serves the product with gunicorn (2 sync workers) and measures:
 
 - requests/s of `POST /api/v1/transactions/` (a purchase of 5 lines by a random enrolled
   customer, a new external id each time) against a plain Django view that inserts the same
-  purchase and lines with the ORM and nothing else, in alternating rounds over loopback with wrk
-  (apt-get install wrk); medians, and the product's as a ratio of the plain view's;
+  purchase and lines with the ORM and nothing else, and against a second plain view that writes,
+  in one transaction, the rows an earning purchase writes (its lines, three ledger rows with lots
+  and audit events, the balance), in alternating rounds over loopback with wrk (apt-get install
+  wrk); medians, and the product's as a ratio of each;
 - the server-side time (the Server-Timing header) of `POST /api/v1/transactions/batch/` with 100
   such purchases, sequentially;
 - `manage.py import_transactions` of --import-purchases purchases of 3 lines each (CSV, a separate
@@ -110,6 +112,7 @@ def programme_with_rules(organization) -> dict:
     pks = list(Customer.objects.filter(public_id__in=public_ids).values_list("pk", flat=True))
     return {
         "organization_id": organization.pk,
+        "program_id": program.pk,
         "api_key": organization_for_bench("bench")[3],
         "public_ids": public_ids,
         "pks": pks,
@@ -283,6 +286,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=30)
     parser.add_argument("--import-purchases", type=int, default=1_000_000)
     parser.add_argument("--earning-import-purchases", type=int, default=20_000)
+    parser.add_argument("--no-import", action="store_true", help="Measure the API only.")
     args = parser.parse_args()
 
     data = setup(args.customers)
@@ -298,9 +302,16 @@ def main() -> None:
     plain = body_lua(
         {**template, "organization": data["organization_id"]}, data["pks"], "customer", run + "p"
     )
+    plain_earning = body_lua(
+        {**template, "organization": data["organization_id"], "program": data["program_id"]},
+        data["pks"],
+        "customer",
+        run + "e",
+    )
     product = body_lua(template, data["public_ids"], "customer", run + "a")
     scenarios = {
         "plain Django view (baseline)": ("/plain/transactions/", {}, plain),
+        "plain view, the same rows": ("/plain/transactions-earning/", {}, plain_earning),
         "POST /api/v1/transactions/": ("/api/v1/transactions/", auth, product),
     }
     server = start_gunicorn(
@@ -337,11 +348,12 @@ def main() -> None:
         server.wait()
 
     imports = {}
+    plans = [
+        ("history (--no-earn)", args.import_purchases, ("--no-earn",)),
+        ("earning by the rules", args.earning_import_purchases, ()),
+    ]
     with tempfile.TemporaryDirectory() as folder:
-        for label, purchases, options in [
-            ("history (--no-earn)", args.import_purchases, ("--no-earn",)),
-            ("earning by the rules", args.earning_import_purchases, ()),
-        ]:
+        for label, purchases, options in [] if args.no_import else plans:
             path = Path(folder) / f"{label[:7]}.csv"
             rows = write_import_file(path, data["public_ids"], purchases, f"{run}-{label[:7]}")
             copy_seconds = raw_copy(path)
@@ -363,6 +375,12 @@ def main() -> None:
         median = statistics.median(values)
         runs = ", ".join(f"{v:,.0f}" for v in values)
         print(f"  {name:30} {median:8,.0f} req/s  {median / baseline:6.0%} of plain   ({runs})")
+    same_rows = statistics.median(rates["plain view, the same rows"])
+    product_rate = statistics.median(rates["POST /api/v1/transactions/"])
+    print(
+        "  the product as a share of the plain view writing the same rows: "
+        f"{product_rate / same_rows:.0%}"
+    )
     print(
         f"\nBatch of 100 purchases, {len(batches)} calls: p50 {percentile(batches, 50):.0f} ms, "
         f"p95 {percentile(batches, 95):.0f} ms server-side"

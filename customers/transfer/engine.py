@@ -48,6 +48,7 @@ from loyalty.services.stamps import MAX_STAMPS_PER_CALL, stamps_add
 
 from .reading import Reader
 from .records import Record, unreadable
+from .statistics import PlannerStatistics
 
 MODES = ("upsert", "create", "update")
 
@@ -141,10 +142,10 @@ class Importer:
         self.actor = actor
         self.run = run
         self.earlier_runs = _earlier_runs(run)
-        # The organization's customers when the planner's statistics were last taken; None
-        # until this run takes them.
-        self.planned_for: int | None = None
-        self.added = 0
+        self.statistics = PlannerStatistics(
+            CUSTOMER_TABLES,
+            lambda: Customer.objects.filter(organization=self.organization).count(),
+        )
 
     def read(self, records: list[Record], *, recognise: bool) -> list[Checked]:
         """Check a batch as it is read; with `recognise`, records imported before whose
@@ -215,25 +216,8 @@ class Importer:
                 if result.customer_id is not None:
                     current = {d: c for d, c in current.items() if c != result.customer_id}
         flush()
-        self._keep_statistics(sum(r.outcome == Outcome.CREATED for r in results))
+        self.statistics.written(sum(r.outcome == Outcome.CREATED for r in results))
         return results
-
-    def _keep_statistics(self, created: int) -> None:
-        """ANALYZE the customer tables once this run has written its first customers, then
-        each time it has grown the organization by half. Statistics taken before the
-        organization had customers make the planner expect one row of it and look keys up
-        through an index that scans all of its customers (measured: an import of 1,000,000
-        rows into a new organization, beside another one's 100,000, stalled at 36,000)."""
-        self.added += created
-        if connection.vendor != "postgresql" or not self.added:
-            return
-        if self.planned_for is not None and self.added < max(20_000, self.planned_for // 2):
-            return
-        with connection.cursor() as cursor:
-            for table in CUSTOMER_TABLES:
-                cursor.execute(f"ANALYZE {table}")
-        self.planned_for = Customer.objects.filter(organization=self.organization).count()
-        self.added = 0
 
     def _current_digests(self, records: list[Record]) -> dict[str, int]:
         """The records' digests that are the last write of a customer unchanged since, with

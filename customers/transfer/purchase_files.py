@@ -29,12 +29,14 @@ from customers.models import ImportRun
 from loyalty.api.purchase_serializers import TransactionInputSerializer
 from loyalty.services.purchase_input import PurchaseItem
 from loyalty.services.purchases import PurchaseOutcome, purchases_record
+from loyalty.transactions import Transaction
 
 from .engine import Outcome, RowResult
 from .field_names import purchase_field_name
 from .reading import csv_rows, readable, wrong_width
 from .records import FormatError, json_values, unreadable
 from .runs import Progress, Totals, batches, batches_apply, resumed
+from .statistics import PlannerStatistics
 
 PURCHASE_FORMATS = ("csv", "jsonl")
 PURCHASE_COLUMNS = (
@@ -214,6 +216,16 @@ def purchase_counts(totals: Totals) -> str:
     )
 
 
+# What recording purchases writes to: the purchases and lines, and what they earn.
+PURCHASE_TABLES = (
+    "loyalty_transaction",
+    "loyalty_transactionline",
+    "loyalty_pointstransaction",
+    "loyalty_pointslot",
+    "customers_auditevent",
+)
+
+
 def transactions_import(
     *,
     organization: Organization,
@@ -228,6 +240,10 @@ def transactions_import(
     committed line and checkpoint each batch (`on_batch` as for customers_import). Without
     `earn`, they are loaded as history and earn nothing."""
 
+    statistics = PlannerStatistics(
+        PURCHASE_TABLES, lambda: Transaction.objects.filter(organization=organization).count()
+    )
+
     def loaded() -> Iterator[list[PurchaseRecord]]:
         for batch in batches(resumed(reader.records(), run), batch_size):
             yield [reader.load(record) for record in batch]
@@ -235,12 +251,14 @@ def transactions_import(
     def apply(batch: list[PurchaseRecord]) -> list[RowResult]:
         ready = [record for record in batch if record.error is None]
         outcomes = iter(_record(organization, ready, actor, earn))
-        return [
+        results = [
             RowResult(record, Outcome.FAILED, record.error)
             if record.error is not None
             else _row_result(record, next(outcomes))
             for record in batch
         ]
+        statistics.written(sum(result.outcome == Outcome.CREATED for result in results))
+        return results
 
     return batches_apply(loaded(), apply, run=run, on_batch=on_batch)
 

@@ -24,7 +24,7 @@ from loyalty.services.purchase_writer import HISTORY
 from loyalty.transactions import Transaction, TransactionLine
 from tests.crm.factories import OrganizationFactory, StoreFactory
 from tests.customers.factories import IdentifierFactory
-from tests.loyalty.factories import EnrollmentFactory, ProgramFactory
+from tests.loyalty.factories import EnrollmentFactory, ProgramFactory, TransactionFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 HEADER = [
@@ -455,3 +455,29 @@ def test_a_killed_import_process_resumes_to_the_purchases_of_one_clean_run(tmp_p
     assert told("acme") == told("clean")
     assert Transaction.objects.filter(organization__slug="acme").count() == 1470
     assert (tmp_path / "errors.csv").read_text() == (tmp_path / "clean.csv").read_text()
+
+
+@pytest.mark.postgres_only(reason="the statistics are PostgreSQL's planner's")
+def test_an_import_brings_the_planner_statistics_of_the_purchase_tables_up(
+    tmp_path, org, other_org, ann
+):
+    # Statistics taken while only another organization had purchases would make the planner
+    # expect none of this one's, and plan the batch's lookups for that.
+    theirs = EnrollmentFactory(customer__organization=other_org).customer
+    for n in range(20):
+        TransactionFactory(organization=other_org, customer=theirs, external_id=f"O-{n}")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE loyalty_transaction")
+    path = write_csv(
+        tmp_path / "ours.csv", [row(f"T-{n}", ann.public_id, "A", "1.00") for n in range(20)]
+    )
+
+    run(path, org="acme", quiet=True)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT most_common_vals::text FROM pg_stats"
+            " WHERE tablename = 'loyalty_transaction' AND attname = 'organization_id'"
+        )
+        [known] = cursor.fetchone()
+    assert str(org.pk) in known.strip("{}").split(",")
