@@ -109,7 +109,7 @@ class TransactionSerializer(serializers.Serializer):
     currency = serializers.CharField()
     total_amount = serializers.DecimalField(max_digits=18, decimal_places=4, normalize_output=True)
     channel = serializers.CharField()
-    lines = LineSerializer(many=True, source="lines.all")
+    lines = LineSerializer(many=True, source="line_list")
     created_at = serializers.DateTimeField()
 
 

@@ -32,20 +32,35 @@ from .return_serializers import TransactionDetailSerializer
 
 
 def transactions_of(organization) -> QuerySet[Transaction]:
+    """The organization's purchases as the serializers read them: each with `line_list` and
+    `return_list`."""
     returned_lines = ReturnLine.objects.select_related("line").order_by("pk")
     return (
         Transaction.objects.filter(organization=organization)
         .select_related("customer", "store")
         .prefetch_related(
-            Prefetch("lines", queryset=TransactionLine.objects.order_by("pk")),
+            Prefetch("lines", TransactionLine.objects.order_by("pk"), to_attr="line_list"),
             Prefetch(
                 "returns",
-                queryset=Return.objects.order_by("pk").prefetch_related(
+                Return.objects.order_by("pk").prefetch_related(
                     Prefetch("lines", queryset=returned_lines)
                 ),
+                to_attr="return_list",
             ),
         )
     )
+
+
+def shown(organization, results: list) -> None:
+    """Make each result's purchase one the serializers can read: a purchase recorded now, with
+    the lines just written; one recorded before, read again."""
+    earlier = [result for result in results if result.lines is None]
+    again = transactions_of(organization).in_bulk({r.transaction.pk for r in earlier})
+    for result in results:
+        if result.lines is None:
+            result.transaction = again[result.transaction.pk]
+        else:
+            result.transaction.line_list = result.lines
 
 
 class TransactionFilter(filters.FilterSet):
@@ -101,7 +116,7 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organ
             channel=data["channel"],
             actor=self.actor,
         )
-        result.transaction = self.get_queryset().get(pk=result.transaction.pk)
+        shown(self.organization, [result])
         return Response(
             PurchaseResultSerializer(result).data,
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
@@ -132,9 +147,7 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organ
             organization=self.organization, items=list(items.values()), actor=self.actor
         )
         recorded = [outcome.result for outcome in outcomes if outcome.result is not None]
-        shown = self.get_queryset().in_bulk({result.transaction.pk for result in recorded})
-        for result in recorded:
-            result.transaction = shown[result.transaction.pk]
+        shown(self.organization, recorded)
         # One serializer for every reply: its fields built once.
         replies = iter(PurchaseResultSerializer(recorded, many=True).data)
         for index, outcome in zip(items, outcomes, strict=True):

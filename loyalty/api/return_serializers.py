@@ -60,7 +60,7 @@ class TransactionDetailSerializer(TransactionSerializer):
     """A purchase with what its returns gave back."""
 
     returned_amount = serializers.DecimalField(**MONEY)
-    returns = ReturnSerializer(many=True, source="returns.all")
+    returns = ReturnSerializer(many=True, source="return_list")
 
 
 class ClawbackSerializer(serializers.Serializer):

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Prefetch, Sum
+from django.db.models import Exists, OuterRef, Prefetch, Sum
 from django.db.models.functions import TruncDay
 from django.utils import timezone
 
@@ -66,6 +66,8 @@ class PurchaseResult:
     earnings: list[Earning]
     tier_changes: list[TierChange]
     created: bool
+    # The lines just written with a purchase recorded now, so that its reply reads none back.
+    lines: list[TransactionLine] | None = None
 
     @property
     def warnings(self) -> list[ServiceWarning]:
@@ -145,19 +147,22 @@ def purchases_write(
             .order_by("pk")
             .values_list("pk", flat=True)
         )
+        # Asked once the locks are held, so that it sees what the writer before has committed;
+        # by an index probe a customer, however many purchases they have made.
         bought = set(
-            Transaction.objects.filter(customer_id__in=customers)
-            .values_list("customer_id", flat=True)
-            .distinct()
-            .order_by()
+            Customer.objects.filter(pk__in=customers)
+            .filter(Exists(Transaction.objects.filter(customer=OuterRef("pk"))))
+            .values_list("pk", flat=True)
         )
     rows = [_transaction(organization, purchase, actor, earn) for purchase in new]
     Transaction.objects.bulk_create(sorted(rows, key=lambda row: row.external_id))
-    TransactionLine.objects.bulk_create(
-        TransactionLine(transaction=row, **vars(line))
+    lines = {
+        row.external_id: [
+            TransactionLine(transaction=row, **vars(line)) for line in purchase.clean.lines
+        ]
         for row, purchase in zip(rows, new, strict=True)
-        for line in purchase.clean.lines
-    )
+    }
+    TransactionLine.objects.bulk_create(line for of_row in lines.values() for line in of_row)
     reckoned = []
     for row, purchase in zip(rows, new, strict=True):
         first = row.customer_id not in bought
@@ -166,7 +171,13 @@ def purchases_write(
             reckoned.append((row, purchase.facts, first))
     earnings, tier_changes = _earn_all(organization, reckoned, actor) if reckoned else ({}, {})
     return [
-        PurchaseResult(row, earnings.get(row.pk, []), tier_changes.get(row.pk, []), created=True)
+        PurchaseResult(
+            row,
+            earnings.get(row.pk, []),
+            tier_changes.get(row.pk, []),
+            created=True,
+            lines=lines[row.external_id],
+        )
         for row in rows
     ]
 

@@ -262,7 +262,7 @@ def test_a_batch_of_100_runs_a_fixed_number_of_queries(
     api.get("/api/v1/transactions/")  # the first call of a minute also records the key's use
 
     # SQLite cuts the larger inserts into several statements, by its limit on parameters.
-    with django_assert_max_num_queries(27 if connection.vendor == "postgresql" else 42):
+    with django_assert_max_num_queries(24 if connection.vendor == "postgresql" else 38):
         response = post(api, items)
 
     assert [r["status"] for r in response.json()["results"]] == ["created"] * 100
