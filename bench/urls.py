@@ -20,6 +20,20 @@ def plain_customer(request, pk: int):
     return JsonResponse(customer)
 
 
+def lines_of(purchase: Transaction, lines: list[dict]) -> list[TransactionLine]:
+    return [
+        TransactionLine(
+            transaction=purchase,
+            sku=line["sku"],
+            category=line["category"],
+            quantity=line["quantity"],
+            unit_price=line["unit_price"],
+            line_amount=float(line["unit_price"]) * line["quantity"],
+        )
+        for line in lines
+    ]
+
+
 @csrf_exempt
 def plain_transaction(request):
     """The baseline: the purchase and its lines inserted as sent, with no checks, no rules and
@@ -36,17 +50,7 @@ def plain_transaction(request):
         channel="INSTORE",
         actor="plain",
     )
-    TransactionLine.objects.bulk_create(
-        TransactionLine(
-            transaction=purchase,
-            sku=line["sku"],
-            category=line["category"],
-            quantity=line["quantity"],
-            unit_price=line["unit_price"],
-            line_amount=float(line["unit_price"]) * line["quantity"],
-        )
-        for line in lines
-    )
+    TransactionLine.objects.bulk_create(lines_of(purchase, lines))
     return JsonResponse({"id": purchase.pk, "external_id": purchase.external_id}, status=201)
 
 
@@ -74,17 +78,7 @@ def plain_transaction_earning(request):
             channel="INSTORE",
             actor="plain",
         )
-        TransactionLine.objects.bulk_create(
-            TransactionLine(
-                transaction=purchase,
-                sku=line["sku"],
-                category=line["category"],
-                quantity=line["quantity"],
-                unit_price=line["unit_price"],
-                line_amount=float(line["unit_price"]) * line["quantity"],
-            )
-            for line in lines
-        )
+        TransactionLine.objects.bulk_create(lines_of(purchase, lines))
         points = [int(total), int(total) // 2, int(total) // 4]
         rows = PointsTransaction.objects.bulk_create(
             PointsTransaction(

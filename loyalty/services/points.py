@@ -101,9 +101,9 @@ def append_points(
     return row
 
 
-def _repaid(locked: Enrollment, points: int) -> int:
-    """Of `points` just added to the balance, those that repaid a debt."""
-    return min(points, max(0, points - locked.points_balance))
+def debt_repaid(enrollment: Enrollment, points: int) -> int:
+    """Of `points` just added to the enrolment's balance, those that repaid a debt."""
+    return min(points, max(0, points - enrollment.points_balance))
 
 
 def lot_add(
@@ -115,7 +115,7 @@ def lot_add(
 ) -> PointsLot:
     """The lot of `row`, just appended: pending until `pending_until`, or spendable, keeping what
     is left once a debt is repaid."""
-    repaid = 0 if pending_until else _repaid(locked, row.points)
+    repaid = 0 if pending_until else debt_repaid(locked, row.points)
     return PointsLot.objects.create(
         enrollment=locked,
         award=row,
@@ -313,7 +313,7 @@ def activate_due_lots(locked: Enrollment, now: dt.datetime, actor: Actor) -> Act
     for lot in locked.lots.filter(pending_until__lte=now).order_by("pending_until", "pk"):
         points = lot.remaining
         _move(locked, "activate", actor, points_pending=-points, points_balance=points)
-        repaid = _repaid(locked, points)
+        repaid = debt_repaid(locked, points)
         PointsLot.objects.filter(pk=lot.pk).update(pending_until=None, remaining=points - repaid)
         activated.lots += 1
         activated.points += points

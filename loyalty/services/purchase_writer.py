@@ -29,13 +29,20 @@ from customers.services.status_labels import may_earn
 
 from ..choices import EarningKind, PointsKind, TierBasis, TierChangeReason, TierWindow
 from ..models import Enrollment, PointsLot, PointsTransaction, Program
-from ..side_effects import PointsAwarded, SideEffect, TierChanged
+from ..side_effects import PointsAwarded, SideEffect
 from ..tiers import Tier, TierChange
 from ..transactions import EarningRule, Transaction, TransactionLine
 from .earning import Contribution, Member, Purchase, earn
-from .points import earning_skipped, points_event
+from .points import debt_repaid, earning_skipped, points_event
 from .purchase_input import CleanPurchase
-from .tier_changes import TierMove, promotion, qualifying_figure, tier_expiry, tier_move
+from .tier_changes import (
+    TierMove,
+    promotion,
+    qualifying_figure,
+    tier_changed,
+    tier_expiry,
+    tier_move,
+)
 
 REASON_LENGTH = PointsTransaction._meta.get_field("reason").max_length
 TOTALS = ("points_balance", "points_pending", "points_earned")
@@ -96,15 +103,7 @@ class PurchaseResult:
             )
             for earning in self.earnings
         ]
-        return awarded + [
-            TierChanged(
-                program_id=change.enrollment.program_id,
-                from_tier=change.from_tier.number if change.from_tier else None,
-                to_tier=change.to_tier.number,
-                tier_name=change.to_tier.name,
-            )
-            for change in self.tier_changes
-        ]
+        return awarded + [tier_changed(change) for change in self.tier_changes]
 
 
 @dataclass(frozen=True)
@@ -255,7 +254,7 @@ def _earn_all(
         for pk, of_program in rules.items()
         if any(r.kind == EarningKind.DAILY_CAP for r in of_program)
     }
-    earned_today = _earned_on_days(
+    earned_today = earned_on_days(
         [
             (enrollment.pk, facts.occurred_at)
             for row, facts, _ in reckoned
@@ -366,7 +365,7 @@ def _earning(
         earning.rows.append(row)
         setattr(enrollment, column, getattr(enrollment, column) + points)
         enrollment.points_earned += points
-        repaid = 0 if pending_until else min(points, max(0, points - enrollment.points_balance))
+        repaid = 0 if pending_until else debt_repaid(enrollment, points)
         reckoning.lots.append(
             PointsLot(
                 enrollment=enrollment,
@@ -432,7 +431,7 @@ def _move(
         cursor.execute(statement, [*params, *ids])
 
 
-def _earned_on_days(moments: list[tuple[int, dt.datetime]]) -> dict[tuple[int, dt.datetime], int]:
+def earned_on_days(moments: list[tuple[int, dt.datetime]]) -> dict[tuple[int, dt.datetime], int]:
     """Points purchases earned each enrolment on the (local) days of the moments, by
     (enrolment id, day start); one query."""
     if not moments:

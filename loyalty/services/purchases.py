@@ -27,7 +27,6 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from crm.actors import Actor
@@ -51,6 +50,7 @@ from .purchase_writer import (
     NewPurchase,
     PurchaseResult,
     day_start,
+    earned_on_days,
     purchases_write,
     rules_of,
 )
@@ -155,14 +155,7 @@ def purchase_facts(
 
 def earned_on_day(enrollment: Enrollment, moment: dt.datetime) -> int:
     """Points purchases earned the enrolment on the (local) day of `moment`."""
-    start = day_start(moment)
-    day = PointsTransaction.objects.filter(
-        enrollment=enrollment,
-        kind=PointsKind.AWARD,
-        purchase__occurred_at__gte=start,
-        purchase__occurred_at__lt=start + dt.timedelta(days=1),
-    )
-    return day.aggregate(total=Sum("points"))["total"] or 0
+    return earned_on_days([(enrollment.pk, moment)]).get((enrollment.pk, day_start(moment)), 0)
 
 
 def member_facts(

@@ -47,7 +47,7 @@ from . import clawback, purchase_input, return_input
 from .common import lock_enrollment, require_tenant
 from .earning import basis_of
 from .points import activate_due_lots, append_points, lots_take
-from .tier_changes import demote_after_return, qualifying_figure
+from .tier_changes import demote_after_return, qualifying_figure, tier_changed
 
 REASON_LENGTH = PointsTransaction._meta.get_field("reason").max_length
 
@@ -88,15 +88,7 @@ class ReturnResult:
 
     @property
     def side_effects(self) -> list[TierChanged]:
-        return [
-            TierChanged(
-                program_id=change.enrollment.program_id,
-                from_tier=change.from_tier.number if change.from_tier else None,
-                to_tier=change.to_tier.number,
-                tier_name=change.to_tier.name,
-            )
-            for change in self.tier_changes
-        ]
+        return [tier_changed(change) for change in self.tier_changes]
 
 
 def return_result(purchase_return: Return, *, created: bool) -> ReturnResult:

@@ -195,15 +195,18 @@ def tier_move(
         purchase_return=purchase_return,
         actor=str(actor),
     )
-    side_effect = None
-    if tier is not None and tier != previous:
-        side_effect = TierChanged(
-            program_id=enrollment.program_id,
-            from_tier=previous.number if previous else None,
-            to_tier=tier.number,
-            tier_name=tier.name,
-        )
+    side_effect = tier_changed(change) if tier is not None and tier != previous else None
     return TierMove(event, change, side_effect)
+
+
+def tier_changed(change: TierChange) -> TierChanged:
+    """The side effect of a change to a tier (not of one to none)."""
+    return TierChanged(
+        program_id=change.enrollment.program_id,
+        from_tier=change.from_tier.number if change.from_tier else None,
+        to_tier=change.to_tier.number,
+        tier_name=change.to_tier.name,
+    )
 
 
 def change_tier(
