@@ -123,11 +123,16 @@ def customers_found(
     found = CustomersFound({}, holders, {})
     if not public_ids and not holder_ids:
         return found
-    customers = Customer.objects.filter(
-        Q(public_id__in=public_ids) | Q(pk__in=holder_ids), organization=organization
-    ).select_related("status_label", "merged_into__status_label")
+    customers = list(
+        Customer.objects.filter(
+            Q(public_id__in=public_ids) | Q(pk__in=holder_ids), organization=organization
+        ).select_related("status_label")
+    )
+    # Merged-away customers are few: their survivors are read apart, when there are any.
+    merged = {customer.merged_into_id for customer in customers} - {None}
+    survivors = Customer.objects.select_related("status_label").in_bulk(merged) if merged else {}
     for customer in customers:
-        survivor = customer.merged_into or customer
+        survivor = survivors.get(customer.merged_into_id, customer)
         if customer.public_id in public_ids:
             found.by_public_id[customer.public_id] = survivor
         found.by_pk[customer.pk] = survivor

@@ -18,9 +18,9 @@ from crm.db import choices_check
 from crm.models import Organization, Store
 from customers.models import Customer
 
-# Django finds the models of tiers, of purchases and earning rules, of returns, and of points
-# rewards, through these.
-from . import points_rewards, returns, tiers, transactions  # noqa: F401
+# Django finds the models of tiers, of purchases and earning rules, of returns, of points
+# rewards, and of the versions of programmes' rules, through these.
+from . import points_rewards, returns, rules_versions, tiers, transactions  # noqa: F401
 from .choices import (
     POINTS_IN,
     POINTS_OUT,

@@ -54,8 +54,8 @@ def transactions_of(organization) -> QuerySet[Transaction]:
 def shown(organization, results: list) -> None:
     """Make each result's purchase one the serializers can read: a purchase recorded now, with
     the lines just written; one recorded before, read again."""
-    earlier = [result for result in results if result.lines is None]
-    again = transactions_of(organization).in_bulk({r.transaction.pk for r in earlier})
+    earlier = {result.transaction.pk for result in results if result.lines is None}
+    again = transactions_of(organization).in_bulk(earlier) if earlier else {}
     for result in results:
         if result.lines is None:
             result.transaction = again[result.transaction.pk]

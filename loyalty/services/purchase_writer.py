@@ -12,11 +12,10 @@ audit events are inserted together and each enrolment's balance moves once.
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Prefetch, Sum
+from django.db.models import Exists, OuterRef, Sum
 from django.db.models.functions import TruncDay
 from django.utils import timezone
 
@@ -30,10 +29,11 @@ from customers.services.status_labels import may_earn
 from ..choices import EarningKind, PointsKind, TierBasis, TierChangeReason, TierWindow
 from ..models import Enrollment, PointsLot, PointsTransaction, Program
 from ..side_effects import PointsAwarded, SideEffect
-from ..tiers import Tier, TierChange
-from ..transactions import EarningRule, Transaction, TransactionLine
+from ..tiers import TierChange
+from ..transactions import Transaction, TransactionLine
 from .earning import Contribution, Member, Purchase, earn
 from .points import debt_repaid, earning_skipped, points_event
+from .programme_rules import programme_rules
 from .purchase_input import CleanPurchase
 from .tier_changes import (
     TierMove,
@@ -115,15 +115,6 @@ class NewPurchase:
     external_id: str
     clean: CleanPurchase
     facts: Purchase
-
-
-def rules_of(programs: Iterable[Program]) -> dict[int, list[EarningRule]]:
-    rules: dict[int, list[EarningRule]] = {program.pk: [] for program in programs}
-    for rule in EarningRule.objects.filter(program__in=list(rules)).prefetch_related(
-        Prefetch("stores", queryset=Store.objects.only("pk"))
-    ):
-        rules[rule.program_id].append(rule)
-    return rules
 
 
 def day_start(moment: dt.datetime) -> dt.datetime:
@@ -229,7 +220,7 @@ def _earn_all(
     enrollments = list(
         Enrollment.objects.select_for_update(of=("self",))
         .filter(customer_id__in=customers, program__organization=organization, program__active=True)
-        .select_related("program", "tier")
+        .select_related("program__rules_version", "tier")
         .order_by("pk")
     )
     if not enrollments:
@@ -239,10 +230,9 @@ def _earn_all(
         enrollment.customer = customers[enrollment.customer_id]
         of_customer[enrollment.customer_id].append(enrollment)
     programs = {enrollment.program_id: enrollment.program for enrollment in enrollments}
-    rules = rules_of(programs.values())
-    tiers: dict[int, list[Tier]] = defaultdict(list)
-    for tier in Tier.objects.filter(program__in=programs).order_by("program", "number"):
-        tiers[tier.program_id].append(tier)
+    terms = programme_rules(programs.values())
+    rules = {pk: of_program.rules for pk, of_program in terms.items()}
+    tiers = {pk: of_program.tiers for pk, of_program in terms.items()}
     now = timezone.now()
     figures_before = {
         enrollment.pk: qualifying_figure(enrollment, end=now)
