@@ -1,24 +1,18 @@
 """A programme's rules and tiers are read once per version: every change to them, by any writer,
 counts for the next purchase, and purchases in between read neither."""
 
-import datetime as dt
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from crm.actors import Actor
 from loyalty.rules_versions import RulesVersion
-from loyalty.services.earning_rules import earning_rule_create
-from loyalty.services.purchases import purchase_simulate, transaction_record
+from loyalty.services.purchases import purchase_simulate
 from loyalty.transactions import EarningRule
 from tests.crm.factories import StoreFactory
 from tests.loyalty.factories import EnrollmentFactory, ProgramFactory, TierFactory
+from tests.loyalty.test_purchases import NOON, SHOES, make_rule, record
 
 pytestmark = pytest.mark.django_db
-TILL = Actor("api_key", "1 till")
-NOON = dt.datetime(2026, 6, 15, 12, tzinfo=dt.UTC)
-SHOES = [{"sku": "RUN-1", "category": "shoes", "quantity": 2, "unit_price": "50.00"}]
 
 
 @pytest.fixture
@@ -29,31 +23,11 @@ def enrollment(org):
 
 
 def rule(program, kind, **parameters):
-    return earning_rule_create(
-        program=program,
-        name=kind,
-        kind=kind,
-        parameters=parameters,
-        priority=100,
-        active_from=None,
-        active_until=None,
-        actor=TILL,
-    )
+    return make_rule(program, kind, name=kind, **parameters)
 
 
 def points(org, enrollment, external_id):
-    result = transaction_record(
-        organization=org,
-        customer=enrollment.customer,
-        store_code=None,
-        external_id=external_id,
-        occurred_at=NOON,
-        currency="EUR",
-        lines=SHOES,
-        channel="INSTORE",
-        actor=TILL,
-    )
-    return result.points
+    return record(org, enrollment.customer, external_id).points
 
 
 def test_a_new_programme_has_a_version_and_each_change_gives_a_new_one(org):
