@@ -90,12 +90,16 @@ def card_links_send(
 
 def _card_links_deliver(card: CustomerCard, deliveries: list[CardLinkDelivery]) -> None:
     """Send each queued delivery and record how it went (after the commit that queued them)."""
-    subject, body = card_links_message(card)
+    message = card_links_message(card)
     senders = {
         DeliveryChannel.EMAIL: lambda to: send_mail(
-            subject, body, settings.DEFAULT_FROM_EMAIL, [to], fail_silently=False
+            message.subject,
+            message.email_body,
+            settings.DEFAULT_FROM_EMAIL,
+            [to],
+            fail_silently=False,
         ),
-        DeliveryChannel.SMS: lambda to: send_sms(to, body),
+        DeliveryChannel.SMS: lambda to: send_sms(to, message.sms_body),
     }
     for delivery in deliveries:
         try:

@@ -280,6 +280,38 @@ def test_links_go_to_every_subscribed_email_and_phone(card, caplog):
     ]
 
 
+@pytest.mark.parametrize(
+    ("name", "title"),
+    [
+        ("Coffee", "Your Coffee card"),
+        ("Coffee card", "Your Coffee card"),
+        ("Tea Card", "Your Tea Card"),
+    ],
+)
+def test_the_message_names_the_card_once(card, name, title):
+    card.stamp_card.name = name
+    card.stamp_card.save()
+    card.customer.phone = None
+    card.customer.save()
+    send(card)
+    [message] = mail.outbox
+    assert message.subject == title
+    assert message.body.startswith(f"{title} ({card.code}) is ready.")
+
+
+def test_the_sms_carries_one_short_link(card, recording_sms_bodies):
+    card.stamp_card.name = "Coffee"
+    card.stamp_card.save()
+    card.customer.email = None
+    card.customer.phone = "+919804542631"
+    card.customer.save()
+    send(card)
+    [body] = recording_sms_bodies
+    assert body == f"Your Coffee card ({card.code}) is ready: {card_page_url(card)}"
+    assert apple_wallet_url(card) not in body
+    assert google_wallet_url(card) not in body
+
+
 def test_the_customers_own_email_is_used_when_no_email_channel_is_recorded(card):
     card.customer.phone = None
     card.customer.save()
@@ -327,6 +359,20 @@ class RecordingSms:
                 ),
             }
         )
+
+
+class SmsBodies:
+    bodies: list = []
+
+    def send(self, to, body):
+        SmsBodies.bodies.append(body)
+
+
+@pytest.fixture
+def recording_sms_bodies(settings):
+    settings.SMS_BACKEND = "tests.loyalty.test_card_links.SmsBodies"
+    SmsBodies.bodies = []
+    return SmsBodies.bodies
 
 
 @pytest.fixture
