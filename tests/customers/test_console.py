@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from crm.actors import Actor
 from customers.choices import CustomerStatus
+from customers.membership.erasure import customer_erase
 from customers.membership.merge import customer_merge
 from customers.models import AuditEvent, Customer, ExtendedFieldDefinition
 from loyalty.models import PointsTransaction
@@ -281,6 +282,19 @@ def test_erasure_takes_two_confirmations(supervisor, org):
     assert customer.erased_at is not None
     assert customer.first_name == ""
     assert customer.status == CustomerStatus.DELETED
+
+
+def test_an_erased_customer_is_offered_neither_edit_nor_merge(supervisor, org):
+    customer = CustomerFactory(organization=org)
+    change = reverse("admin:customers_customer_change", args=[customer.pk])
+    merge = reverse("admin:customers_customer_merge", args=[customer.pk])
+    before = supervisor.get(overview(customer)).content.decode()
+    assert change in before
+    assert merge in before
+    customer_erase(customer=customer, actor=Actor("system"))
+    after = supervisor.get(overview(customer)).content.decode()
+    assert change not in after
+    assert merge not in after
 
 
 def test_merged_away_customers_are_not_listed(agent, org):
