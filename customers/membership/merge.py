@@ -14,9 +14,11 @@ from django.utils import timezone
 from crm.actors import Actor
 from crm.errors import DomainError, ErrorCode
 from customers import audit
-from customers.choices import LoyaltyType
+from customers.choices import IdentifierType, LoyaltyType
 from customers.fields import CUSTOMER_FIELDS, FILE_FIELDS, Kind
+from customers.inputs import IdentifierInput
 from customers.models import AuditEvent, Customer, Identifier, SourceAccount
+from customers.services.identifiers import identifier_add
 from loyalty.services.merging import loyalty_merge
 
 from .closing import PERSONAL_FIELDS, closed_error
@@ -34,6 +36,11 @@ MERGED_PROFILE_FIELDS = tuple(
 UNIQUE_FIELDS = tuple(
     declared.model_field for declared in CUSTOMER_FIELDS if declared.kind is Kind.OPTIONAL_TEXT
 )
+
+
+# The merged customer's own email and phone, when the survivor keeps different ones, stay with the
+# survivor as identifiers, so that a caller giving the old value still finds the customer.
+KEPT_AS_IDENTIFIERS = {"email": IdentifierType.EMAIL, "phone": IdentifierType.MOBILE}
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,12 @@ def merge_plan(*, survivor: Customer, merged: Customer) -> MergePlan:
         for key in sorted(theirs.keys() & ours.keys()):
             if ours[key] != theirs[key]:
                 plan.conflicts.append(Conflict(f"{name}.{key}", ours[key], theirs[key]))
+    for conflict in plan.conflicts:
+        if conflict.what in KEPT_AS_IDENTIFIERS:
+            plan.moves.append(
+                f"{conflict.what.capitalize()} {conflict.dropped}: kept as an identifier of the "
+                "survivor"
+            )
     _plan_moves(plan)
     return plan
 
@@ -168,8 +181,11 @@ def customer_merge(*, survivor: Customer, merged: Customer, actor: Actor) -> Mer
             raise _refuse("No such customer.", "merged")
         survivor, merged = locked[survivor.pk], locked[merged.pk]
         plan = merge_plan(survivor=survivor, merged=merged)
+        home = merged.source_accounts.order_by("pk").first() or survivor.source_accounts.first()
         _move_profile(plan)
         _move_accounts(survivor, merged)
+        if home is not None:
+            _keep_as_identifiers(plan, home.source, home.account_id, actor)
         _move_channels(survivor, merged)
         loyalty_merge(survivor=survivor, merged=merged, actor=actor)
         Customer.objects.filter(referred_by=merged).exclude(pk=survivor.pk).update(
@@ -221,6 +237,32 @@ def _move_accounts(survivor: Customer, merged: Customer) -> None:
             filled[name] = getattr(same, name) or getattr(account, name)
         SourceAccount.objects.filter(pk=same.pk).update(**filled)
         account.delete()
+
+
+def _keep_as_identifiers(plan: MergePlan, source: str, account_id: str, actor: Actor) -> None:
+    """The merged customer's email and phone that the survivor does not keep, as identifiers of
+    the survivor in the source account the merged customer came from; one that account already
+    holds stays where it is."""
+    survivor = plan.survivor
+    for conflict in plan.conflicts:
+        type_ = KEPT_AS_IDENTIFIERS.get(conflict.what)
+        if type_ is None:
+            continue
+        held = Identifier.objects.filter(
+            organization_id=survivor.organization_id,
+            source=source,
+            account_id=account_id,
+            type=type_,
+            value=conflict.dropped,
+        )
+        if not held.exists():
+            identifier_add(
+                customer=survivor,
+                source=source,
+                account_id=account_id,
+                data=IdentifierInput(type=type_, value=conflict.dropped),
+                actor=actor,
+            )
 
 
 def _move_channels(survivor: Customer, merged: Customer) -> None:

@@ -16,6 +16,7 @@ from customers.inputs import ChannelInput, IdentifierInput
 from customers.membership.erasure import customer_erase
 from customers.membership.merge import customer_merge, merge_plan
 from customers.models import AuditEvent, CommChannel, Customer, Identifier
+from customers.selectors import customers_found
 from customers.services.channels import channel_add
 from customers.services.identifiers import identifier_add
 from loyalty.choices import CardStatus, PointsKind, StampKind
@@ -31,7 +32,12 @@ from loyalty.services.coupons import coupon_issue
 from loyalty.services.points import points_award
 from loyalty.services.stamps import stamps_add
 from loyalty.tiers import TierChange
-from tests.customers.factories import ChannelFactory, CustomerFactory, IdentifierFactory
+from tests.customers.factories import (
+    ChannelFactory,
+    CustomerFactory,
+    IdentifierFactory,
+    SourceAccountFactory,
+)
 from tests.customers.test_admin import form_data
 from tests.loyalty.factories import (
     CustomerCardFactory,
@@ -160,6 +166,38 @@ def test_enrolments_in_the_same_programme_combine_their_ledgers_lot_by_lot(org, 
     assert gone.points_transactions.filter(kind=PointsKind.TRANSFER_OUT).count() == 2
     # The merged enrolment's history stays with it, on the tombstone.
     assert gone.customer_id == merged.pk
+
+
+def test_the_duplicates_own_email_and_phone_stay_with_the_survivor_as_identifiers(org):
+    survivor = CustomerFactory(organization=org, email="asha@example.com", phone="+919811122334")
+    merged = CustomerFactory(organization=org, email="ash.old@example.com", phone="+919804542631")
+    SourceAccountFactory(customer=merged, source="ECOMMERCE", account_id="shop")
+
+    plan = merge_plan(survivor=survivor, merged=merged)
+    assert "Email ash.old@example.com: kept as an identifier of the survivor" in plan.moves
+    customer_merge(survivor=survivor, merged=merged, actor=STAFF)
+
+    found = customers_found(
+        organization=org,
+        identifiers=[("email", "ash.old@example.com"), ("mobile", "+919804542631")],
+    )
+    assert found.by_identifier("email", "ash.old@example.com", field="identifier") == survivor
+    assert found.by_identifier("mobile", "+919804542631", field="identifier") == survivor
+    kept = Identifier.objects.filter(customer=survivor, type__in=["email", "mobile"])
+    assert {(i.source, i.account_id, i.value) for i in kept} == {
+        ("ECOMMERCE", "shop", "ash.old@example.com"),
+        ("ECOMMERCE", "shop", "+919804542631"),
+    }
+    survivor.refresh_from_db()
+    assert (survivor.email, survivor.phone) == ("asha@example.com", "+919811122334")
+
+
+def test_an_identifier_the_duplicates_account_already_holds_is_not_added_again(org):
+    survivor = CustomerFactory(organization=org, email="asha@example.com", phone=None)
+    merged = CustomerFactory(organization=org, email="ash.old@example.com", phone=None)
+    IdentifierFactory(source_account__customer=merged, type="email", value="ash.old@example.com")
+    customer_merge(survivor=survivor, merged=merged, actor=STAFF)
+    assert Identifier.objects.filter(customer=survivor, value="ash.old@example.com").count() == 1
 
 
 def test_the_higher_tier_survives_a_merge(org, pair):
