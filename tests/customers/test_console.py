@@ -365,6 +365,16 @@ def test_the_history_of_a_merged_away_customer_leads_to_the_survivors(supervisor
     assert response["Location"] == history(survivor)
 
 
+@pytest.mark.parametrize(
+    ("label_name", "badge"), [("Active", "Active"), ("VIP", "Active · VIP"), (None, "Active")]
+)
+def test_the_status_badge_names_a_label_only_when_it_says_more(agent, org, label_name, badge):
+    label = label_name and StatusLabelFactory(organization=org, name=label_name, status="active")
+    customer = CustomerFactory(organization=org, status="active", status_label=label or None)
+    page = agent.get(overview(customer)).content.decode()
+    assert f'id="customer-status">{badge}</span>' in page
+
+
 def test_a_blocked_customer_is_neither_awarded_points_nor_redeems_in_the_console(supervisor, org):
     label = StatusLabelFactory(
         organization=org,
