@@ -76,6 +76,20 @@ def test_search_finds_customers_by_name_email_phone_identifier_and_card_code(sta
         assert list(search(staff_client, term)) == [customer], term
 
 
+def test_search_finds_a_phone_number_written_in_the_organizations_region(staff_client, org):
+    customer = CustomerFactory(organization=org, phone="+919873567294")
+    CustomerFactory(organization=org, phone="+919873567295")
+    for term in ["09873567294", "098735 67294", "0091 9873567294"]:
+        assert list(search(staff_client, term)) == [customer], term
+
+
+def test_search_finds_an_external_id_exactly(staff_client, org, other_org):
+    customer = CustomerFactory(organization=org, external_id="POS-777")
+    CustomerFactory(organization=org, external_id="POS-7770")
+    CustomerFactory(organization=other_org, external_id="POS-777")
+    assert list(search(staff_client, "POS-777")) == [customer]
+
+
 def test_customer_change_page_shows_everything_inline(staff_client, org):
     customer = CustomerFactory(organization=org)
     IdentifierFactory(source_account__customer=customer, value="inline-identifier")
