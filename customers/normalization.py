@@ -89,6 +89,14 @@ def _e164(value: str, region: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def phone_or_none(value: str, *, region: str) -> str | None:
+    """`value` in E.164 if normalize_phone would accept it, else None: for text that may or may
+    not be a phone number, such as a search."""
+    if any(character.isalpha() for character in value):
+        return None
+    return _e164(value, region)
+
+
 def normalize_phone(value: str, *, region: str, field: str = "phone") -> str:
     """E.164 for any number phonenumbers finds possible, read in `region` without a country code.
 

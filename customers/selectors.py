@@ -16,7 +16,12 @@ from crm.models import Organization
 
 from .choices import ExtendedFieldScope
 from .models import AuditEvent, Customer, ExtendedFieldDefinition, Identifier
-from .normalization import normalize_identifier
+from .normalization import (
+    clean_text,
+    normalize_email,
+    normalize_identifier,
+    normalize_phone,
+)
 
 SUMMARY_FIELDS = (
     "id",
@@ -74,6 +79,39 @@ def customer_by_identifier(
             field=field,
         )
     return customer_get(organization=organization, pk=holders.pop()) if holders else None
+
+
+def customers_known_as(
+    queryset: QuerySet[Customer],
+    *,
+    organization: Organization,
+    external_id: str | None = None,
+    email: str | None = None,
+    phone: str | None = None,
+    identifier: tuple[str, str] | None = None,
+) -> QuerySet[Customer]:
+    """The customers of `queryset` with exactly these values, normalised as registration
+    normalises them (a DomainError naming the argument that cannot be); each condition is served
+    by a unique index of the organization, or by its identifiers' (type, value) index."""
+    region = organization.default_region
+    if external_id is not None:
+        limit = Customer._meta.get_field("external_id").max_length
+        queryset = queryset.filter(
+            external_id=clean_text(external_id, max_length=limit, field="external_id")
+        )
+    if email is not None:
+        queryset = queryset.filter(email=normalize_email(email))
+    if phone is not None:
+        queryset = queryset.filter(phone=normalize_phone(phone, region=region))
+    if identifier is not None:
+        try:
+            type_, value = normalize_identifier(*identifier, region=region, field="identifier")
+        except DomainError as error:
+            # One parameter holds both parts: the error names it, not a part.
+            raise DomainError(error.code, error.message, field="identifier") from None
+        holders = Identifier.objects.filter(organization=organization, type=type_, value=value)
+        queryset = queryset.filter(pk__in=holders.values("customer_id"))
+    return queryset
 
 
 @dataclass

@@ -111,6 +111,14 @@ class StrictChoiceField(PresentMeansGiven, filter_fields.ChoiceField):
     pass
 
 
+class StrictCharField(PresentMeansGiven, forms.CharField):
+    pass
+
+
+class PatternFilter(filters.CharFilter):
+    field_class = StrictCharField
+
+
 class IntegerFilter(filters.NumberFilter):
     field_class = StrictIntegerField
 
@@ -138,6 +146,30 @@ def integer_filter(*, min_value: int, max_value: int, **kwargs) -> IntegerFilter
         serializers.IntegerField(
             min_value=min_value, max_value=max_value, help_text=kwargs.get("help_text")
         ),
+    )
+    return parameter
+
+
+def text_filter(*, max_length: int, **kwargs) -> filters.CharFilter:
+    """A text query parameter whose schema states its longest length (drf-spectacular leaves a
+    serializer field's validators out of a parameter's schema, so it is written here)."""
+    parameter = filters.CharFilter(**kwargs)
+    set_override(
+        parameter,
+        "field",
+        {"type": "string", "maxLength": max_length, "description": kwargs.get("help_text", "")},
+    )
+    return parameter
+
+
+def pattern_filter(*, pattern: str, **kwargs) -> "PatternFilter":
+    """A query parameter of the text `pattern` describes in the schema: read as given, not
+    stripped, so that what the schema refuses is refused."""
+    parameter = PatternFilter(strip=False, **kwargs)
+    set_override(
+        parameter,
+        "field",
+        {"type": "string", "pattern": pattern, "description": kwargs.get("help_text", "")},
     )
     return parameter
 

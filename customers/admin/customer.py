@@ -53,7 +53,10 @@ class CustomerAdmin(LargeTableAdminMixin, ConsoleMixin, TenantScopedAdmin):
     list_select_related = ["organization"]
     # Searched by customer_search (get_search_results): this only makes the admin show the box.
     search_fields = ["email"]
-    search_help_text = "Name, email or phone fragment, identifier value, card code or customer id."
+    search_help_text = (
+        "Name, email or phone fragment, phone number, external id, identifier value, card code "
+        "or customer id."
+    )
     ordering = ["-created_at"]
     readonly_fields = [
         "overview",

@@ -1,5 +1,7 @@
 """Customer endpoints: each parses its input, calls one service, renders the result."""
 
+import re
+
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -11,11 +13,19 @@ from rest_framework.response import Response
 
 from crm.api.authentication import request_organization
 from crm.api.base import OrganizationViewSet
-from crm.api.fields import ID_PATTERN, ChoiceFilter, UtcDateTimeFilter, id_filter, integer_filter
+from crm.api.fields import (
+    ID_PATTERN,
+    ChoiceFilter,
+    UtcDateTimeFilter,
+    id_filter,
+    integer_filter,
+    pattern_filter,
+    text_filter,
+)
 from crm.api.problems import field_errors
 from crm.errors import DomainError, ErrorCode
 from customers import selectors
-from customers.choices import CustomerStatus, LoyaltyType, Source
+from customers.choices import CustomerStatus, IdentifierType, LoyaltyType, Source
 from customers.inputs import ChannelInput
 from customers.membership import registration
 from customers.membership.batch import ItemOutcome, customers_upsert_many
@@ -31,6 +41,7 @@ from customers.models import (
     SourceAccount,
 )
 from customers.nested_views import CustomerChildViewSet
+from customers.normalization import MAX_EMAIL_LENGTH
 from customers.services.channels import channel_add, channel_remove, channel_update
 from customers.services.extended_fields import (
     extended_field_define,
@@ -60,6 +71,9 @@ from .serializers import (
     IdentifierSerializer,
 )
 
+# What the schema allows of `?identifier=`: a known type, a colon, a value that is not blank.
+IDENTIFIER_QUERY = rf"^({'|'.join(map(re.escape, IdentifierType.values))}):[\s\S]*\S"
+
 CUSTOMER_ID = OpenApiParameter(
     "id", str, OpenApiParameter.PATH, description="The customer's id (cust_…)."
 )
@@ -78,6 +92,27 @@ class CustomerFilter(filters.FilterSet):
     tier = integer_filter(
         method="filter_tier", min_value=1, max_value=32767, help_text="A tier number."
     )
+    external_id = text_filter(
+        method="filter_known_as",
+        max_length=Customer._meta.get_field("external_id").max_length,
+        help_text="The customer's external id, exactly.",
+    )
+    email = text_filter(
+        method="filter_known_as",
+        max_length=MAX_EMAIL_LENGTH,
+        help_text="The customer's email, exactly (in any case).",
+    )
+    phone = filters.CharFilter(
+        method="filter_known_as",
+        help_text="The customer's phone number, exactly: in E.164, or as written in the "
+        "organization's default region.",
+    )
+    identifier = pattern_filter(
+        method="filter_identifier",
+        pattern=IDENTIFIER_QUERY,
+        help_text="An identifier as `type:value` (`externalId:POS-777`, `mobile:09873567294`), "
+        "exactly, its value normalised as registration normalises it.",
+    )
     created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
     updated_after = UtcDateTimeFilter(field_name="updated_at", lookup_expr="gte")
@@ -90,6 +125,24 @@ class CustomerFilter(filters.FilterSet):
     def filter_search(self, queryset, name, value):
         organization = request_organization(self.request)
         return customer_search(queryset, organization=organization, text=value)
+
+    def filter_known_as(self, queryset, name, value):
+        organization = request_organization(self.request)
+        return selectors.customers_known_as(queryset, organization=organization, **{name: value})
+
+    def filter_identifier(self, queryset, name, value):
+        type_, colon, identifier_value = value.partition(":")
+        if not colon:
+            raise DomainError(
+                ErrorCode.INVALID,
+                "Give the identifier as type:value, such as externalId:POS-777.",
+                field=name,
+            )
+        return selectors.customers_known_as(
+            queryset,
+            organization=request_organization(self.request),
+            identifier=(type_, identifier_value),
+        )
 
     def filter_source(self, queryset, name, value):
         accounts = SourceAccount.objects.filter(customer=OuterRef("pk"), source=value)

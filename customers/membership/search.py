@@ -8,6 +8,7 @@ from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q, QuerySe
 
 from crm.models import Organization
 from customers.models import Customer, Identifier
+from customers.normalization import phone_or_none
 from loyalty.models import CustomerCard
 
 SEARCH_TERMS = 5
@@ -18,7 +19,9 @@ def customer_search(
     queryset: QuerySet[Customer], *, organization: Organization | None, text: str
 ) -> QuerySet[Customer]:
     """Customers matching every word of `text` in their name, email, phone, an identifier value
-    or a card code (in `organization`; None, for superusers: in every organization).
+    or a card code (in `organization`; None, for superusers: in every organization); and, in an
+    organization, the customer whose external id is `text` or whose phone is `text` read as a
+    phone number in the organization's region (`098735 67294` finds +919873567294 in India).
 
     The longest word (likely the rarest) finds the candidates: a UNION of three lookups that
     trigram indexes serve on PostgreSQL (on the very expressions used here), so a rare fragment is
@@ -36,8 +39,9 @@ def customer_search(
         return queryset
     driving, *others = terms
     tenant = {} if organization is None else {"organization": organization}
+    exact = _exact_match(text.strip(), organization)
     candidates = (
-        Customer.objects.filter(_own_fields_match(driving), **tenant)
+        Customer.objects.filter(_own_fields_match(driving) | exact, **tenant)
         .values("pk")
         .union(
             Identifier.objects.filter(value__icontains=driving, **tenant)
@@ -63,6 +67,7 @@ def customer_search(
     for term in others:
         queryset = queryset.filter(
             _own_fields_match(term)
+            | exact
             | Exists(Identifier.objects.filter(customer=OuterRef("pk"), value__icontains=term))
             | Exists(
                 CustomerCard.objects.filter(customer=OuterRef("pk"), code__contains=term.upper())
@@ -76,4 +81,18 @@ def _own_fields_match(term: str) -> Q:
     match |= Q(email__icontains=term)
     if PHONE_LIKE.match(term):
         match |= Q(phone__contains=re.sub(r"\D", "", term))
+    return match
+
+
+def _exact_match(text: str, organization: Organization | None) -> Q:
+    """The customer known by exactly `text`, a whole (the words of a phone number written with
+    spaces are not fragments). Only in an organization: its unique indexes on (organization,
+    external_id) and (organization, phone) serve these, where a search of every organization
+    would read every customer."""
+    if organization is None:
+        return Q(pk__in=[])
+    match = Q(external_id=text)
+    phone = phone_or_none(text, region=organization.default_region)
+    if phone is not None:
+        match |= Q(phone=phone)
     return match

@@ -1,10 +1,14 @@
+from html.parser import HTMLParser
+
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from crm.services import api_key_digest
 from customers.models import Customer, Identifier
+from tests.crm.factories import StaffFactory
 from tests.customers.factories import CustomerFactory, IdentifierFactory
 from tests.loyalty.factories import CustomerCardFactory, EnrollmentFactory
 
@@ -74,6 +78,51 @@ def test_search_finds_customers_by_name_email_phone_identifier_and_card_code(sta
     CustomerFactory.create_batch(3, organization=org, first_name="Ann", last_name="Lee")
     for term in ["mark", "twain@", "98045", "cuid_9198", card.code, card.code[:6].lower()]:
         assert list(search(staff_client, term)) == [customer], term
+
+
+def test_search_finds_a_phone_number_written_in_the_organizations_region(staff_client, org):
+    customer = CustomerFactory(organization=org, phone="+919873567294")
+    CustomerFactory(organization=org, phone="+919873567295")
+    for term in ["09873567294", "098735 67294", "0091 9873567294"]:
+        assert list(search(staff_client, term)) == [customer], term
+
+
+def test_search_finds_an_external_id_exactly(staff_client, org, other_org):
+    customer = CustomerFactory(organization=org, external_id="POS-777")
+    CustomerFactory(organization=org, external_id="POS-7770")
+    CustomerFactory(organization=other_org, external_id="POS-777")
+    assert list(search(staff_client, "POS-777")) == [customer]
+
+
+class Forms(HTMLParser):
+    """Each form of a page: its attributes and those of its inputs."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.forms: list[tuple[dict, list[dict]]] = []
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "form":
+            self.forms.append((dict(attrs), []))
+        elif tag == "input" and self.forms:
+            self.forms[-1][1].append(dict(attrs))
+
+
+def test_the_home_page_searches_customers(staff_client, client, org):
+    page = staff_client.get(reverse("admin:index")).content.decode()
+
+    [(form, inputs)] = [f for f in Forms(page).forms if f[0].get("id") == "customer-search"]
+    assert (form["method"], form["action"]) == ("get", CHANGELIST)
+    assert "q" in [field.get("name") for field in inputs]
+    unable = StaffFactory(username="no-customers", organization=org)
+    unable.user_permissions.remove(
+        *Permission.objects.filter(
+            content_type__app_label="customers", codename__in=["view_customer", "change_customer"]
+        )
+    )
+    client.force_login(unable)
+    assert 'id="customer-search"' not in client.get(reverse("admin:index")).content.decode()
 
 
 def test_customer_change_page_shows_everything_inline(staff_client, org):

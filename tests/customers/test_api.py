@@ -197,6 +197,78 @@ def test_search_finds_by_name_email_phone_identifier_and_card_code(api, org):
     assert ids(api.get(CUSTOMERS, {"search": "nobody-matches"})) == []
 
 
+def test_search_reads_a_phone_number_in_the_organizations_region(api, org):
+    customer = CustomerFactory(organization=org, phone="+919873567294")
+    CustomerFactory(organization=org, phone="+919873567295")
+    for term in ["09873567294", "098735 67294", "0091 9873567294", "+91 98735-67294"]:
+        assert ids(api.get(CUSTOMERS, {"search": term})) == [customer.public_id], term
+
+
+def test_search_finds_an_external_id_exactly(api, org):
+    customer = CustomerFactory(organization=org, external_id="POS 777")
+    CustomerFactory(organization=org, external_id="POS 7770")
+    assert ids(api.get(CUSTOMERS, {"search": "POS 777"})) == [customer.public_id]
+
+
+def test_exact_lookups(api, org, other_org):
+    ana = CustomerFactory(
+        organization=org, external_id="POS-777", email="ana@example.com", phone="+919873567294"
+    )
+    IdentifierFactory(source_account__customer=ana, type="cardnumber", value="4000 12")
+    IdentifierFactory(source_account__customer=ana, type="mobile", value="+919873567296")
+    CustomerFactory(organization=org, external_id="POS-7770", email="ana@example.co")
+    CustomerFactory(organization=other_org, external_id="POS-777", email="ana@example.com")
+    for query in [
+        {"external_id": "POS-777"},
+        {"external_id": " POS-777 "},
+        {"email": "Ana@Example.COM"},
+        {"phone": "09873567294"},
+        {"phone": "+919873567294"},
+        {"identifier": "cardnumber:4000 12"},
+        {"identifier": "mobile:098735 67296"},
+        {"external_id": "POS-777", "email": "ana@example.com", "phone": "98735 67294"},
+    ]:
+        assert ids(api.get(CUSTOMERS, query)) == [ana.public_id], query
+    for query in [
+        {"external_id": "pos-777"},
+        {"email": "ana@example.net"},
+        {"external_id": "POS-777", "email": "ana@example.co"},
+    ]:
+        assert ids(api.get(CUSTOMERS, query)) == [], query
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ({"identifier": "POS-777"}, "invalid"),
+        ({"identifier": ""}, "blank"),
+        ({"identifier": " cuid:1"}, "identifier_type_invalid"),
+        ({"identifier": "cuid: "}, "required"),
+        ({"identifier": "till:POS-777"}, "identifier_type_invalid"),
+        ({"identifier": "mobile:call me"}, "phone_invalid"),
+        ({"email": "ana"}, "email_invalid"),
+        ({"phone": "12"}, "phone_invalid"),
+        ({"external_id": "x" * 256}, "too_long"),
+    ],
+)
+def test_a_malformed_lookup_is_refused_naming_its_parameter(api, org, query, code):
+    response = api.get(CUSTOMERS, query)
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert (error["field"], error["code"]) == (*query, code)
+
+
+def test_exact_lookups_cost_no_query_more(api, org, django_assert_max_num_queries):
+    customer = CustomerFactory(organization=org, external_id="POS-777", phone="+919873567294")
+    IdentifierFactory(source_account__customer=customer, type="cardnumber", value="400012")
+    api.get(CUSTOMERS)  # the first call of a minute also records the key's use
+    with django_assert_max_num_queries(2) as plain:
+        api.get(CUSTOMERS)
+    query = {"external_id": "POS-777", "phone": "09873567294", "identifier": "cardnumber:400012"}
+    with django_assert_max_num_queries(len(plain.captured_queries)):
+        assert ids(api.get(CUSTOMERS, query)) == [customer.public_id]
+
+
 def test_filters(api, org):
     gold_program = ProgramFactory(organization=org)
     gold = TierFactory(program=gold_program, number=2)
