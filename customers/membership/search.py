@@ -40,10 +40,13 @@ def customer_search(
     driving, *others = terms
     tenant = {} if organization is None else {"organization": organization}
     exact = _exact_match(text.strip(), organization)
+    # The exact match is a branch of its own, as each lookup is, so that each is served by its
+    # own index and none depends on the planner combining them.
     candidates = (
-        Customer.objects.filter(_own_fields_match(driving) | exact, **tenant)
+        Customer.objects.filter(_own_fields_match(driving), **tenant)
         .values("pk")
         .union(
+            Customer.objects.filter(exact, **tenant).order_by().values("pk"),
             Identifier.objects.filter(value__icontains=driving, **tenant)
             .order_by()
             .values("customer_id"),
