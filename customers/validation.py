@@ -354,6 +354,27 @@ def fill_from_identifiers(profile: dict[str, Any], accounts: list[CleanAccount])
                 profile[name] = identifier.value
 
 
+# A customer is registered with something to know them by; the rest of a profile may be empty.
+IDENTIFYING_FIELDS = ("first_name", "last_name", "email", "phone", "external_id")
+UNIDENTIFIED_MESSAGE = (
+    "A customer needs a first or last name, an email, a phone, an external id, an identifier "
+    "or a channel."
+)
+
+
+def check_identifiable(
+    profile: dict[str, Any], accounts: list[CleanAccount], channels: list[ChannelInput]
+) -> None:
+    """Refuses a registration with none of IDENTIFYING_FIELDS, no identifier and no channel: a
+    blank customer that no one could find, reach or tell apart (call it after
+    fill_from_identifiers)."""
+    if any(profile.get(name) for name in IDENTIFYING_FIELDS) or channels:
+        return
+    if any(account.identifiers for account in accounts):
+        return
+    raise DomainError(ErrorCode.REQUIRED, UNIDENTIFIED_MESSAGE, field=None)
+
+
 # --- uniqueness --------------------------------------------------------------------------------
 
 TAKEN_CODES = {

@@ -8,7 +8,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
 from crm.api.authentication import request_organization
@@ -23,6 +22,7 @@ from crm.api.fields import (
     text_filter,
 )
 from crm.api.problems import field_errors
+from crm.api.query import StrictOrderingFilter
 from crm.errors import DomainError, ErrorCode
 from customers import selectors
 from customers.choices import CustomerStatus, IdentifierType, LoyaltyType, Source
@@ -184,7 +184,7 @@ class CustomerViewSet(OrganizationViewSet):
     lookup_url_kwarg = "id"
     lookup_value_regex = r"[A-Za-z0-9_-]+"
     filterset_class = CustomerFilter
-    filter_backends = [filters.DjangoFilterBackend, OrderingFilter]
+    filter_backends = [filters.DjangoFilterBackend, StrictOrderingFilter]
     ordering_fields = ["created_at", "updated_at", "last_name", "email"]
     serializer_class = CustomerSerializer
 
@@ -195,7 +195,7 @@ class CustomerViewSet(OrganizationViewSet):
         # Building the filter form costs as much as the rest of a page: only when filtering.
         if self.request.query_params.keys() & CustomerFilter.base_filters.keys():
             queryset = filters.DjangoFilterBackend().filter_queryset(self.request, queryset, self)
-        return OrderingFilter().filter_queryset(self.request, queryset, self)
+        return StrictOrderingFilter().filter_queryset(self.request, queryset, self)
 
     def get_object(self) -> Customer:
         customer = selectors.customer_get(

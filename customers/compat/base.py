@@ -11,8 +11,9 @@ Each vendor is a package beside this module (capillary/, jericommerce/, leal/, v
 
 A vendor's views subclass `VendorView`, naming its `authentication_classes` and answering
 `error()` in its shape. `VendorView` gives them, as on the native API, the organization and actor
-of the API key, the rate limit, the request guards, one transaction per write with its
-Idempotency-Key, and every exception answered through `error()`. No rule lives in a door.
+of the API key, the rate limit and its RateLimit-* headers, the request guards, one transaction
+per write with its Idempotency-Key, and every exception answered through `error()`. No rule lives
+in a door.
 """
 
 import logging
@@ -28,7 +29,7 @@ from crm.api import idempotency
 from crm.api.authentication import CallerView
 from crm.api.guards import GuardedRequests, as_api_exception
 from crm.api.problems import domain_status, field_errors
-from crm.api.throttling import OrganizationRateThrottle
+from crm.api.throttling import OrganizationRateThrottle, RateLimitHeaders
 from crm.errors import DomainError, ErrorCode
 from crm.parsing import parse_id
 
@@ -43,7 +44,9 @@ def path_id(value: str, *, field: str, message: str) -> int:
         raise DomainError(ErrorCode.NOT_FOUND, message, field=field) from None
 
 
-class VendorView(CallerView, idempotency.TransactionalWrites, GuardedRequests, APIView):
+class VendorView(
+    CallerView, RateLimitHeaders, idempotency.TransactionalWrites, GuardedRequests, APIView
+):
     """A vendor endpoint. Subclasses say how to authenticate and how errors look."""
 
     schema = None  # documented by the vendor, not in this API's OpenAPI description

@@ -17,7 +17,12 @@ from customers.services.writer import (
     keys_held,
     new_customers_write,
 )
-from customers.validation import clean_channels, clean_profile, fill_from_identifiers
+from customers.validation import (
+    check_identifiable,
+    clean_channels,
+    clean_profile,
+    fill_from_identifiers,
+)
 
 
 @dataclass
@@ -49,9 +54,10 @@ def customers_upsert_many(
             _, accounts = upsert_keys(organization, data)
             profile = clean_profile(organization, data.given())
             channels = clean_channels(organization, data.channels)
+            fill_from_identifiers(profile, accounts)
+            check_identifiable(profile, accounts, channels)
         except DomainError:
             continue  # customer_upsert reports it, exactly as it would alone
-        fill_from_identifiers(profile, accounts)
         candidates[index] = NewCustomer(profile, accounts, channels)
     taken: set[tuple] | None = None
     pending: dict[int, NewCustomer] = {}

@@ -23,6 +23,7 @@ from customers.services.update import check_update, refuse_registration_only
 from customers.validation import (
     TAKEN_CODES,
     CleanAccount,
+    check_identifiable,
     check_profile_unique,
     clean_accounts,
     clean_channels,
@@ -42,7 +43,8 @@ def customer_register(
 
     Identifiers already registered in another source attach the new source accounts to that
     customer (nothing else of the existing customer changes); an identifier already present in
-    the same source account is refused with CUSTOMER_EXISTS_FOR_SOURCE.
+    the same source account is refused with CUSTOMER_EXISTS_FOR_SOURCE. A registration with no
+    name, email, phone, external id, identifier or channel is refused with REQUIRED.
     """
     profile = clean_profile(organization, data.given())
     accounts = clean_accounts(organization, data.source_accounts)
@@ -51,6 +53,7 @@ def customer_register(
     stamp_cards = stamp_cards_for(organization, data)
     referrer = referrer_for(organization, data.referral_code)
     fill_from_identifiers(profile, accounts)
+    check_identifiable(profile, accounts, channels)
     register = partial(
         _register,
         organization,
@@ -113,13 +116,14 @@ def customer_validate(
     For forms that want to show errors before they save.
     """
     profile = clean_profile(organization, data.given())
-    clean_channels(organization, data.channels)
+    channels = clean_channels(organization, data.channels)
     programs_for(organization, data)
     stamp_cards_for(organization, data)
     if customer is None:
         accounts = clean_accounts(organization, data.source_accounts)
         referrer_for(organization, data.referral_code)
         fill_from_identifiers(profile, accounts)
+        check_identifiable(profile, accounts, channels)
         if matching_customer_id(organization, accounts) is None:
             check_profile_unique(organization, profile)
     else:

@@ -3,12 +3,19 @@ another JSON type, malformed query parameters and forged cursors are a 4xx namin
 
 import base64
 import json
+import re
 from urllib.parse import urlencode
 
 import pytest
+from django.urls import resolve
+from django_filters import rest_framework as filters
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
 
+from customers.api.views import CustomerFilter
 from customers.models import Customer
 from tests.crm.factories import StoreFactory
+from tests.crm.test_api_tenancy import organization_data, path_values
 from tests.customers.factories import CustomerFactory
 from tests.loyalty.factories import CustomerCardFactory, EnrollmentFactory
 
@@ -149,6 +156,84 @@ def test_typed_query_parameters_are_read_as_the_schema_says(api, org):
     )
     assert [c["id"] for c in found.json()["results"]] == [customer.public_id]
     assert api.get("/api/v1/coupons/", {"redeemed": "false"}).status_code == 200
+
+
+def native_lists(data: dict):
+    """(url, the query parameters its schema declares) for every list of the native API."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    for path, operations in schema["paths"].items():
+        if "get" not in operations:
+            continue
+        url = path.format(**path_values(path, data))
+        match = resolve(url)
+        if match.func.actions.get("get") == "list":
+            parameters = operations["get"].get("parameters", [])
+            yield url, {p["name"] for p in parameters if p["in"] == "query"}
+
+
+def test_every_list_refuses_a_parameter_it_does_not_know_naming_it(api, org):
+    walked = 0
+    for url, declared in native_lists(organization_data(org, "mine")):
+        response = api.get(url, {"colour": "blue", "sort": "name", "format": "json"})
+        assert refused_fields(response) == ["colour", "sort"], url
+        assert {e["code"] for e in response.json()["errors"]} == {"unknown_parameter"}
+        # What the schema declares is known, however wrong its value.
+        response = api.get(url, dict.fromkeys(declared, "☃"))
+        assert response.status_code < 500, url
+        assert "unknown_parameter" not in response.content.decode(), url
+        walked += 1
+    assert walked >= 14
+
+
+def test_a_list_without_pages_knows_no_page_size(api, org):
+    assert refused_fields(api.get("/api/v1/status-labels/", {"page_size": 10})) == ["page_size"]
+
+
+def test_a_filter_added_to_the_filterset_is_known_at_once(api, org, monkeypatch):
+    CustomerFactory(organization=org, first_name="Ann")
+    CustomerFactory(organization=org, first_name="Bob")
+    assert refused_fields(api.get(CUSTOMERS, {"first_name": "Ann"})) == ["first_name"]
+    monkeypatch.setitem(CustomerFilter.base_filters, "first_name", filters.CharFilter("first_name"))
+    found = api.get(CUSTOMERS, {"first_name": "Ann"}).json()["results"]
+    assert [c["first_name"] for c in found] == ["Ann"]
+
+
+def test_the_vendor_doors_keep_their_own_parameter_rules(org, api_key):
+    client = APIClient()
+    client.credentials(HTTP_X_APP_ID=org.slug, HTTP_X_APP_TOKEN=api_key[1])
+    response = client.get("/compat/voucherify/v1/customers", {"colour": "blue"})
+    # Voucherify's own refusal, in its own shape, not the native API's problem details.
+    assert response.status_code == 400
+    assert response.json()["key"] == "invalid"
+    assert "unknown_parameter" not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "ordering",
+    ["first_name", "", "email,", "--email", " email", "email,pk", "?", "created_at__year"],
+)
+def test_an_ordering_the_list_does_not_offer_is_refused_naming_it(api, org, ordering):
+    assert refused_fields(api.get(CUSTOMERS, {"ordering": ordering})) == ["ordering"]
+
+
+def test_an_ordering_of_several_terms_orders_by_each(api, org):
+    CustomerFactory(organization=org, last_name="Cole", email="b@example.com")
+    CustomerFactory(organization=org, last_name="Adams", email="c@example.com")
+    CustomerFactory(organization=org, last_name="Adams", email="a@example.com")
+    found = api.get(CUSTOMERS, {"ordering": "last_name,-email"}).json()["results"]
+    assert [c["email"] for c in found] == ["c@example.com", "a@example.com", "b@example.com"]
+
+
+def test_the_schema_states_the_orderings_a_list_takes(openapi):
+    [ordering] = [
+        p
+        for p in openapi["paths"]["/api/v1/customers/"]["get"]["parameters"]
+        if p["name"] == "ordering"
+    ]
+    pattern = re.compile(ordering["schema"]["pattern"])
+    assert pattern.fullmatch("-created_at,email,-last_name")
+    assert not pattern.fullmatch("first_name")
+    assert not pattern.fullmatch("email,")
 
 
 # --- cursors -----------------------------------------------------------------------------------

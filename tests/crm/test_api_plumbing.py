@@ -1,6 +1,7 @@
 """What every API call shares: API keys, problem details, request ids, idempotency, throttling."""
 
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 import redis
@@ -8,6 +9,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from crm.api import throttling
 from crm.models import ApiKey, IdempotencyRecord
 from crm.services import api_key_create, api_key_revoke
 from crm.tasks import idempotency_keys_purge_task
@@ -227,6 +229,38 @@ def test_each_key_is_held_to_its_organizations_rate(api, slow_org):
     assert other.get(CUSTOMERS).status_code == 200
 
 
+def rate_limit(response) -> tuple[int, int, int]:
+    return tuple(int(response[f"RateLimit-{name}"]) for name in ("Limit", "Remaining", "Reset"))
+
+
+def test_every_answer_says_what_is_left_of_the_window(api, slow_org, monkeypatch):
+    # 15.5 seconds before a window ends: Reset rounds it up.
+    monkeypatch.setattr(throttling, "time", SimpleNamespace(time=lambda: 1000 * 60 + 44.5))
+    assert rate_limit(api.get(CUSTOMERS)) == (3, 2, 16)
+    refused = api.post(CUSTOMERS, {"email": "not an email"}, format="json")
+    assert refused.status_code == 400
+    assert rate_limit(refused) == (3, 1, 16)
+    assert rate_limit(api.get(f"{CUSTOMERS}cust_missing/")) == (3, 0, 16)
+    throttled = api.get(CUSTOMERS)
+    problem(throttled, 429, "throttled")
+    assert rate_limit(throttled) == (3, 0, 16)
+
+
+def test_a_caller_the_limiter_did_not_count_gets_no_rate_headers(client):
+    response = client.get(CUSTOMERS)
+    assert response.status_code == 401
+    assert "RateLimit-Limit" not in response
+
+
+def test_the_vendor_doors_send_the_rate_headers_too(api_key, slow_org):
+    client = APIClient()
+    client.credentials(HTTP_X_APP_ID=slow_org.slug, HTTP_X_APP_TOKEN=api_key[1])
+    response = client.get("/compat/voucherify/v1/customers")
+    assert response.status_code == 200
+    assert rate_limit(response)[:2] == (3, 2)
+    assert 1 <= rate_limit(response)[2] <= 60
+
+
 def test_the_default_rate_is_600_a_minute(org):
     assert OrganizationFactory.build().api_requests_per_minute == 600
 
@@ -238,10 +272,14 @@ def test_the_count_is_shared_through_redis(api, slow_org, settings):
     shared = redis.Redis.from_url(REDIS_URL)
     for key in shared.keys("crm:throttle:*"):
         shared.delete(key)
-    for _ in range(2):
-        api.get(CUSTOMERS)
+    first = api.get(CUSTOMERS)
+    [key] = shared.keys("crm:throttle:*")
+    shared.incr(key)  # another process's request
+    second = api.get(CUSTOMERS)
     # Another process sees the same count: it lives in Redis, not in this process.
-    assert [int(shared.get(key)) for key in shared.keys("crm:throttle:*")] == [2]
+    assert int(shared.get(key)) == 3
+    # The headers report the count Redis gave, the other process's request included.
+    assert [rate_limit(response)[1] for response in (first, second)] == [2, 0]
     assert 0 < shared.ttl(shared.keys("crm:throttle:*")[0]) <= 61
     for key in shared.keys("crm:throttle:*"):
         shared.delete(key)

@@ -36,8 +36,11 @@ CONFIG = Path(__file__).resolve().parents[2] / "schemathesis.toml"
 # 400s a schema-valid request may get, for what JSON Schema cannot say: that a value is a real
 # email address or phone number when its `type` says so, that a name or id refers to a row of the
 # organization, that only enum extended fields have allowed values, that an amount has no more
-# decimals than its currency, that a purchase names its customer one way, not two, and that a
-# return names the purchase's SKUs and gives back either lines or an amount.
+# decimals than its currency, that a purchase names its customer one way, not two, that a
+# return names the purchase's SKUs and gives back either lines or an amount, and that a new
+# customer has something to know them by (a name that is not blank, or an identifier in one of
+# its source accounts: OpenAPI 3.0 cannot say "an array some item of which has a non-empty
+# array").
 REFUSED_BEYOND_THE_SCHEMA = {
     "sku_unknown",
     "amount_invalid",
@@ -55,6 +58,7 @@ RULES_BEYOND_THE_SCHEMA = {
     ("customer", "invalid"),
     ("lines", "invalid"),
     ("amount", "invalid"),
+    (None, "required"),
 }
 
 settings.register_profile(

@@ -384,6 +384,27 @@ def test_batch_upserts_each_item_alone_in_request_order(api, org):
     assert Customer.objects.count() == 3
 
 
+def test_registering_nothing_is_refused_saying_what_is_needed(api, org):
+    response = api.post(CUSTOMERS, {}, format="json")
+    assert response.status_code == 400
+    [error] = response.json()["errors"]
+    assert (error["field"], error["code"]) == (None, "required")
+    assert "a first or last name, an email, a phone" in error["message"]
+    assert not Customer.objects.exists()
+
+
+def test_a_batch_item_with_nothing_fails_alone(api, org):
+    response = api.post(
+        f"{CUSTOMERS}batch/",
+        {"customers": [{}, {"first_name": "Ann"}, {"custom_fields": {"a": 1}}]},
+        format="json",
+    )
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["failed", "created", "failed"]
+    assert [r["errors"][0]["code"] for r in (results[0], results[2])] == ["required"] * 2
+    assert list(Customer.objects.values_list("first_name", flat=True)) == ["Ann"]
+
+
 def test_batch_matches_by_identifier(api, org):
     customer = CustomerFactory(organization=org, email=None)
     IdentifierFactory(source_account__customer=customer, type="cardnumber", value="777")

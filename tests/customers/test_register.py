@@ -43,6 +43,34 @@ def refused(org, code, field, **fields):
     return caught.value
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"first_name": "  ", "last_name": "", "email": " ", "phone": None},
+        {"store_code": "", "custom_fields": {"colour": "blue"}, "description": "walk-in"},
+        {"source_accounts": [account("INSTORE")]},
+    ],
+    ids=["nothing", "blanks", "no-identity", "an-account-without-identifiers"],
+)
+def test_a_customer_with_nothing_to_know_them_by_is_refused(org, fields):
+    error = refused(org, ErrorCode.REQUIRED, None, **fields)
+    assert "name, an email, a phone, an external id, an identifier or a channel" in error.message
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"last_name": "Rao"},
+        {"external_id": "X-1"},
+        {"source_accounts": [account("INSTORE", cuid="c-1")]},
+        {"channels": [ChannelInput(type="mobilePush", value="token-123")]},
+    ],
+)
+def test_any_one_thing_to_know_a_customer_by_is_enough(org, fields):
+    assert register(org, **fields).created
+
+
 def test_profile_is_normalised(org):
     result = register(
         org,
@@ -122,7 +150,7 @@ def test_default_status_label_is_given(org):
 
 def test_status_label_by_name_sets_the_status(org):
     label = StatusLabelFactory(organization=org, name="active-1", status="internal")
-    customer = register(org, status_label="ACTIVE-1").customer
+    customer = register(org, first_name="Ann", status_label="ACTIVE-1").customer
     assert (customer.status_label, customer.status) == (label, "internal")
 
 
@@ -277,6 +305,7 @@ def test_unknown_channel_type_is_refused(org):
 def test_extended_fields_are_checked_and_stored_in_canonical_form(org):
     customer = register(
         org,
+        first_name="Ann",
         extended_fields={"gender": "male", "dob": "1988/05/10", "city": "Bangalore", "zip": 123456},
     ).customer
     assert customer.extended_fields == {
@@ -304,9 +333,8 @@ def test_extended_field_of_the_wrong_type_names_the_field(org):
         "extended_fields.visits",
         extended_fields={"visits": "many"},
     )
-    assert register(org, extended_fields={"visits": "12"}).customer.extended_fields == {
-        "visits": 12
-    }
+    customer = register(org, first_name="Ann", extended_fields={"visits": "12"}).customer
+    assert customer.extended_fields == {"visits": 12}
 
 
 def test_extended_field_outside_its_enum_names_the_field(org):
@@ -322,9 +350,8 @@ def test_an_organizations_definition_takes_precedence_over_the_global_one(org, o
     ExtendedFieldDefinition.objects.create(
         organization=org, name="gender", data_type="enum", allowed_values=["M", "F", "X"]
     )
-    assert register(org, extended_fields={"gender": "x"}).customer.extended_fields == {
-        "gender": "X"
-    }
+    customer = register(org, first_name="Ann", extended_fields={"gender": "x"}).customer
+    assert customer.extended_fields == {"gender": "X"}
     refused(
         other_org,
         ErrorCode.EXTENDED_FIELD_ENUM,
@@ -352,6 +379,7 @@ def test_enrolment_at_registration_sets_tier_and_awards_points(org):
     expiry = dt.datetime(2025, 2, 11, 16, 36, 17, tzinfo=dt.timezone(dt.timedelta(hours=5.5)))
     result = register(
         org,
+        first_name="Ann",
         enrollments=[
             EnrollmentInput(
                 program_id=program.pk,
@@ -406,7 +434,7 @@ def test_unknown_tier_leaves_nothing_behind(org):
 
 def test_stamp_card_at_registration_gives_welcome_stamps(org):
     stamp_card = StampCardFactory(organization=org, initial_stamps=2)
-    result = register(org, stamp_card_ids=[stamp_card.pk])
+    result = register(org, first_name="Ann", stamp_card_ids=[stamp_card.pk])
     card = result.customer.cards.get()
     assert card.stamps == 2
     assert list(StampTransaction.objects.values_list("kind", "stamps")) == [("add", 2)]
@@ -415,7 +443,9 @@ def test_stamp_card_at_registration_gives_welcome_stamps(org):
 
 def test_referral_code_links_referrer(org):
     referrer = CustomerFactory(organization=org)
-    customer = register(org, referral_code=referrer.referral_code.lower()).customer
+    customer = register(
+        org, first_name="Ann", referral_code=referrer.referral_code.lower()
+    ).customer
     assert customer.referred_by == referrer
 
 
@@ -426,7 +456,8 @@ def test_unknown_referral_code_is_refused(org):
 def test_registering_store_by_code(org, other_org):
     store = StoreFactory(organization=org, code="bukl.till")
     StoreFactory(organization=other_org, code="other.till")
-    assert register(org, store_code="bukl.till").customer.registered_store == store
+    customer = register(org, first_name="Ann", store_code="bukl.till").customer
+    assert customer.registered_store == store
     refused(org, ErrorCode.STORE_UNKNOWN, "store_code", store_code="other.till")
 
 
