@@ -351,4 +351,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Django gives its loggers a console handler of their own (with DEBUG on), and they pass
+    # their records on to the root's too: each line came out twice, the autoreloader's first.
+    "loggers": {"django": {"handlers": []}},
 }

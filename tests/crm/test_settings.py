@@ -122,3 +122,14 @@ def test_web_processes_say_how_background_jobs_run_and_commands_do_not(tmp_path)
     )
     assert "Background jobs run inline, in this process, after each commit" in web.stderr
     assert "Background jobs" not in manage("check", env=env).stderr
+
+
+@pytest.mark.parametrize("debug", ["1", "0"])
+def test_a_line_logged_by_django_is_written_once(tmp_path, debug):
+    # The autoreloader's "Watching for file changes" at the start of `make run`, for one.
+    log = "import logging; logging.getLogger('django.utils.autoreload').warning('Watching')"
+    result = manage(
+        "shell", "--no-imports", "-c", log, env={"CRM_VAR_DIR": str(tmp_path), "DEBUG": debug}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("Watching") == 1
