@@ -244,7 +244,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Absolute links to public pages (card pages, wallet passes) in emails, SMS and API replies.
-PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Unset, the development server's own address: PORT is the one `make run PORT=...` serves on.
+PUBLIC_BASE_URL = (
+    os.environ.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{os.environ.get('PORT') or '8000'}"
+).rstrip("/")
 
 # Card links by SMS: a class with send(to, body). The default writes to the log.
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "loyalty.sms.LogSmsBackend")

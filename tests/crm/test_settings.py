@@ -133,3 +133,13 @@ def test_a_line_logged_by_django_is_written_once(tmp_path, debug):
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("Watching") == 1
+
+
+def test_the_public_base_url_follows_the_port_unless_set():
+    unset = {"PORT": "", "PUBLIC_BASE_URL": ""}
+    assert settings_value("settings.PUBLIC_BASE_URL", unset) == "http://127.0.0.1:8000"
+    assert settings_value("settings.PUBLIC_BASE_URL", {**unset, "PORT": "8001"}) == (
+        "http://127.0.0.1:8001"
+    )
+    env = {"PORT": "8001", "PUBLIC_BASE_URL": "https://crm.example.com/"}
+    assert settings_value("settings.PUBLIC_BASE_URL", env) == "https://crm.example.com"
