@@ -304,11 +304,18 @@ def main() -> None:
     print(f"  [rounds: {', '.join(f'{s:.1f}' for s in copies)} s]")
 
     _, tenth_rss, _ = manage(
-        "import_customers", str(small), "--org", "bench-tenth", "--quiet", env=env
+        "import_customers", str(small), "--org", "bench-tenth", "--quiet", "--allow-errors", env=env
     )
     errors = workdir / "errors.csv"
     seconds, rss, summary = manage(
-        "import_customers", str(big), "--org", "bench", "--errors", str(errors), env=env
+        "import_customers",
+        str(big),
+        "--org",
+        "bench",
+        "--errors",
+        str(errors),
+        "--allow-errors",
+        env=env,
     )
     figures["import"] = seconds
     print(f"first import: {rate(options.rows, seconds)}")
@@ -320,7 +327,9 @@ def main() -> None:
     )
 
     again = [
-        manage("import_customers", str(big), "--org", "bench", "--quiet", env=env)[0]
+        manage(
+            "import_customers", str(big), "--org", "bench", "--quiet", "--allow-errors", env=env
+        )[0]
         for _ in range(options.rounds)
     ]
     figures["again"] = statistics.median(again)

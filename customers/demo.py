@@ -9,6 +9,7 @@ import datetime as dt
 import hashlib
 import hmac
 import random
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -69,12 +70,44 @@ FIRST_NAMES = ["Asha", "Ravi", "Mei", "Kenji", "Sara", "Tom", "Lina", "Omar", "P
 LAST_NAMES = ["Rao", "Sharma", "Tanaka", "Lee", "Garcia", "Sawyer", "Chen", "Khan", "Iyer", "Park"]
 
 
+# What the demo holds, singular and plural, in the order a report of what was added lists them.
+DEMO_THINGS = {
+    "organization": "organizations",
+    "store": "stores",
+    "status label": "status labels",
+    "coupon series": "coupon series",
+    "programme": "programmes",
+    "tier": "tiers",
+    "stamp card": "stamp cards",
+    "reward": "rewards",
+    "earning rule": "earning rules",
+    "points reward": "points rewards",
+    "customer": "customers",
+    "purchase": "purchases",
+    "return": "returns",
+    "login": "logins",
+    "API key": "API keys",
+}
+
+
+def added_summary(added: Counter[str]) -> str:
+    """What one load of the demo added, as a sentence: nothing when it was all there before."""
+    parts = [
+        f"{added[thing]:,} {thing if added[thing] == 1 else plural}"
+        for thing, plural in DEMO_THINGS.items()
+        if added[thing]
+    ]
+    if not parts:
+        return "nothing added, the demo data is already there"
+    return "added " + ", ".join(parts)
+
+
 @dataclass
 class DemoAccess:
     admin_username: str
     admin_password: str | None  # None once someone has changed it
     api_key: str | None  # None once the demo key has been revoked
-    customers_created: int
+    added: Counter[str]  # what this load added, by DEMO_THINGS' singular names
     # The demo organization's member-care staff, by role: {username: password or None}.
     staff: dict[str, str | None]
 
@@ -86,26 +119,32 @@ def derived_secret(purpose: str) -> str:
 
 @transaction.atomic
 def seed_demo(*, customers: int) -> DemoAccess:
-    organization, _ = Organization.objects.get_or_create(
+    added: Counter[str] = Counter()
+    organization, created = Organization.objects.get_or_create(
         slug=DEMO_SLUG, defaults={"name": "Demo Coffee Co.", "default_region": "IN"}
     )
-    flagship, _ = Store.objects.get_or_create(
+    added["organization"] += created
+    flagship, created = Store.objects.get_or_create(
         organization=organization, code="bukl.till", defaults={"name": "Flagship"}
     )
-    Store.objects.get_or_create(
+    added["store"] += created
+    _, created = Store.objects.get_or_create(
         organization=organization, code="mg-road.till", defaults={"name": "MG Road"}
     )
-    StatusLabel.objects.get_or_create(
+    added["store"] += created
+    _, created = StatusLabel.objects.get_or_create(
         organization=organization,
         name="Active",
         defaults={"status": CustomerStatus.ACTIVE, "is_default": True},
     )
-    welcome_offer, _ = CouponSeries.objects.get_or_create(
+    added["status label"] += created
+    welcome_offer, created = CouponSeries.objects.get_or_create(
         organization=organization,
         description="Welcome Offer - 10% flat discount",
         defaults={"valid_days": 30},
     )
-    program, _ = Program.objects.get_or_create(
+    added["coupon series"] += created
+    program, created = Program.objects.get_or_create(
         organization=organization,
         name="Demo Rewards",
         defaults={
@@ -123,33 +162,43 @@ def seed_demo(*, customers: int) -> DemoAccess:
             "clawback_policy": "allow_negative",
         },
     )
+    added["programme"] += created
     tiers = [("Silver", None), ("Gold", 1000), ("Platinum", 5000)]
     for number, (name, threshold) in enumerate(tiers, start=1):
-        Tier.objects.get_or_create(
+        _, created = Tier.objects.get_or_create(
             program=program, number=number, defaults={"name": name, "points_threshold": threshold}
         )
+        added["tier"] += created
     stamp_card, created = StampCard.objects.get_or_create(
         organization=organization,
         name="Coffee card",
         defaults={"store": flagship, "initial_stamps": 1},
     )
+    added["stamp card"] += created
     if created:
         Reward.objects.create(stamp_card=stamp_card, name="Free coffee", stamp_cost=5)
         Reward.objects.create(stamp_card=stamp_card, name="Free lunch", stamp_cost=10)
-    _demo_catalogue(organization, program)
-    created_count = _demo_customers(organization, program, stamp_card, customers)
+        added["reward"] += 2
+    _demo_catalogue(organization, program, added)
+    _demo_customers(organization, program, stamp_card, customers, added)
+    admin_password = _demo_admin(added)
+    staff = {role: _demo_staff(organization, role, added) for role in STAFF_ROLES}
     return DemoAccess(
         admin_username=ADMIN_USERNAME,
-        admin_password=_demo_admin(),
-        api_key=_demo_api_key(organization),
-        customers_created=created_count,
-        staff={role: _demo_staff(organization, role) for role in STAFF_ROLES},
+        admin_password=admin_password,
+        api_key=_demo_api_key(organization, added),
+        added=added,
+        staff=staff,
     )
 
 
 def _demo_customers(
-    organization: Organization, program: Program, stamp_card: StampCard, count: int
-) -> int:
+    organization: Organization,
+    program: Program,
+    stamp_card: StampCard,
+    count: int,
+    added: Counter[str],
+) -> None:
     emails = {f"member{i:05d}@demo.example" for i in range(count)}
     existing = set(
         Customer.objects.filter(organization=organization, email__in=emails).values_list(
@@ -157,7 +206,6 @@ def _demo_customers(
         )
     )
     actor = Actor("system", "seed_demo")
-    created = 0
     for i in range(count):
         email = f"member{i:05d}@demo.example"
         if email in existing:
@@ -202,7 +250,7 @@ def _demo_customers(
             ),
             actor=actor,
         )
-        _demo_purchases(organization, registered.customer, i, rng, actor)
+        _demo_purchases(organization, registered.customer, i, rng, actor, added)
         if due:  # after what they earned, so that it counts in the window ending now
             tier_set(
                 organization=organization,
@@ -211,11 +259,10 @@ def _demo_customers(
                 tier_expires_at=timezone.now(),
                 actor=actor,
             )
-        created += 1
-    return created
+        added["customer"] += 1
 
 
-def _demo_catalogue(organization: Organization, program: Program) -> None:
+def _demo_catalogue(organization: Organization, program: Program, added: Counter[str]) -> None:
     """The demo programme's earning rules and a reward bought with points, made once."""
     if not EarningRule.objects.filter(program=program).exists():
         for name, kind, priority, parameters in EARNING_RULES:
@@ -228,12 +275,14 @@ def _demo_catalogue(organization: Organization, program: Program) -> None:
                 active_from=None,
                 active_until=None,
             )
+            added["earning rule"] += 1
     if not PointsReward.objects.filter(program=program).exists():
-        voucher, _ = CouponSeries.objects.get_or_create(
+        voucher, created = CouponSeries.objects.get_or_create(
             organization=organization,
             description="A free bag of beans",
             defaults={"valid_days": 60},
         )
+        added["coupon series"] += created
         points_reward_create(
             program=program,
             name="Bag of beans",
@@ -242,10 +291,16 @@ def _demo_catalogue(organization: Organization, program: Program) -> None:
             stock=50,
             per_customer_limit=2,
         )
+        added["points reward"] += 1
 
 
 def _demo_purchases(
-    organization: Organization, customer: Customer, index: int, rng: random.Random, actor: Actor
+    organization: Organization,
+    customer: Customer,
+    index: int,
+    rng: random.Random,
+    actor: Actor,
+    added: Counter[str],
 ) -> None:
     """Up to three past purchases of the demo customer, each earning by the programme's rules;
     every fifth customer brought the first item of their first purchase back the next day."""
@@ -266,6 +321,7 @@ def _demo_purchases(
             channel=Source.INSTORE,
             actor=actor,
         ).transaction
+        added["purchase"] += 1
         if number == 0 and index % 5 == 0:
             return_record(
                 organization=organization,
@@ -275,6 +331,7 @@ def _demo_purchases(
                 lines=[{"sku": items[0][0], "quantity": 1}],
                 actor=actor,
             )
+            added["return"] += 1
 
 
 # Multiplying by a number prime to 10**8 shuffles 0..10**8-1 onto itself: every index has its
@@ -289,16 +346,17 @@ def demo_mobile(index: int) -> str:
     return f"+9198{index * MOBILE_SHUFFLE % MAX_DEMO_CUSTOMERS:08d}"
 
 
-def _demo_admin() -> str | None:
+def _demo_admin(added: Counter[str]) -> str | None:
     password = derived_secret("seed_demo admin password")[:16]
     user = User.objects.filter(username=ADMIN_USERNAME).first()
     if user is None:
         User.objects.create_superuser(username=ADMIN_USERNAME, email="", password=password)
+        added["login"] += 1
         return password
     return password if user.check_password(password) else None
 
 
-def _demo_staff(organization: Organization, role: str) -> str | None:
+def _demo_staff(organization: Organization, role: str, added: Counter[str]) -> str | None:
     password = derived_secret(f"seed_demo {role} password")[:16]
     user = User.objects.filter(username=role).first()
     if user is None:
@@ -306,14 +364,16 @@ def _demo_staff(organization: Organization, role: str) -> str | None:
             username=role, password=password, organization=organization, is_staff=True
         )
         user.groups.add(Group.objects.get(name=role))
+        added["login"] += 1
         return password
     return password if user.check_password(password) else None
 
 
-def _demo_api_key(organization: Organization) -> str | None:
+def _demo_api_key(organization: Organization, added: Counter[str]) -> str | None:
     raw_key = KEY_PREFIX + derived_secret("seed_demo api key")
     api_key = ApiKey.objects.filter(key_hash=api_key_digest(raw_key)).first()
     if api_key is None:
         api_key_create(organization=organization, name="Demo key", raw_key=raw_key)
+        added["API key"] += 1
         return raw_key
     return raw_key if api_key.is_active else None

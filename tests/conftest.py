@@ -4,6 +4,7 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.db.backends.base.creation import TEST_DATABASE_PREFIX
 from django.http import HttpRequest
 from django.test import Client
 from django.test.utils import override_settings
@@ -26,35 +27,53 @@ hypothesis_settings.register_profile("thorough", max_examples=1000, deadline=Non
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if UNDER_CI else "dev"))
 
 
-TEST_DATABASE = {}
+# DATABASE_URL's database, which the run leaves alone: Django makes a test database from it,
+# when a test needs one, and points the connection there.
+CONFIGURED_DATABASE = settings.DATABASES["default"]["NAME"]
+# The test databases the run used.
+TEST_DATABASES: set[str] = set()
 
 
-def database_description() -> str:
-    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
-    name = TEST_DATABASE.get("name", settings.DATABASES["default"]["NAME"])
-    return f"{engine}, database {name}"
+def engine_name() -> str:
+    return settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+
+
+def planned_test_database(config) -> str:
+    """The test database Django will make from DATABASE_URL's (pytest-xdist: one per worker)."""
+    database = settings.DATABASES["default"]
+    name = database.get("TEST", {}).get("NAME")
+    if connection.vendor == "sqlite" and name in (None, "", ":memory:"):
+        return "in memory"
+    name = name or TEST_DATABASE_PREFIX + database["NAME"]
+    return f"{name}_gwN, one per worker" if getattr(config.option, "numprocesses", None) else name
+
+
+def used_database_name() -> str:
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        return "in memory"
+    return connection.settings_dict["NAME"]
 
 
 def pytest_report_header(config):
-    return f"database: {database_description()} (DATABASE_URL)"
+    return (
+        f"database: {engine_name()}, test database {planned_test_database(config)} "
+        f"(made from DATABASE_URL's {CONFIGURED_DATABASE})"
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _record_test_database(django_db_setup, request):
-    TEST_DATABASE["name"] = connection.settings_dict["NAME"]
+    if connection.settings_dict["NAME"] != CONFIGURED_DATABASE:
+        TEST_DATABASES.add(used_database_name())
     worker_output = getattr(request.config, "workeroutput", None)  # a pytest-xdist worker
     if worker_output is not None:
-        worker_output["test_database"] = TEST_DATABASE["name"]
+        worker_output["test_databases"] = sorted(TEST_DATABASES)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error):
     """pytest-xdist: each worker ran on a test database of its own; the summary names them."""
-    name = getattr(node, "workeroutput", {}).get("test_database")
-    if name:
-        TEST_DATABASE["name"] = ", ".join(
-            sorted({*TEST_DATABASE.get("name", "").split(", "), name} - {""})
-        )
+    TEST_DATABASES.update(getattr(node, "workeroutput", {}).get("test_databases", []))
 
 
 def pytest_collection_modifyitems(config, items):
@@ -86,7 +105,11 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_terminal_summary(terminalreporter):
-    terminalreporter.write_line(f"Tests ran on {database_description()}", bold=True)
+    if TEST_DATABASES:
+        used = f"test database {', '.join(sorted(TEST_DATABASES))}"
+    else:
+        used = "no database: no test needed one"
+    terminalreporter.write_line(f"Tests ran on {engine_name()}, {used}", bold=True)
 
 
 @pytest.fixture(scope="session")

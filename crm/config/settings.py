@@ -198,7 +198,6 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
@@ -245,7 +244,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Absolute links to public pages (card pages, wallet passes) in emails, SMS and API replies.
-PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Unset, the development server's own address: PORT is the one `make run PORT=...` serves on.
+PUBLIC_BASE_URL = (
+    os.environ.get("PUBLIC_BASE_URL") or f"http://127.0.0.1:{os.environ.get('PORT') or '8000'}"
+).rstrip("/")
 
 # Card links by SMS: a class with send(to, body). The default writes to the log.
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "loyalty.sms.LogSmsBackend")
@@ -352,4 +354,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Django gives its loggers a console handler of their own (with DEBUG on), and they pass
+    # their records on to the root's too: each line came out twice, the autoreloader's first.
+    "loggers": {"django": {"handlers": []}},
 }

@@ -16,6 +16,10 @@ def customer_counts(totals: Totals) -> str:
     )
 
 
+def plain(text: str) -> str:
+    return text
+
+
 class Meter:
     """Progress: a bar with rows/s and ETA on a terminal, a line every few seconds otherwise."""
 
@@ -70,10 +74,11 @@ class Meter:
                 filled = int(fraction * width)
                 eta = (now - self.started) * (1 - fraction) / fraction if fraction else 0
                 bar = f"[{'#' * filled}{'.' * (width - filled)}] {fraction:4.0%} ETA {eta:,.0f} s  "
-            self.out.write(f"\r{bar}{text}", ending="")
+            # A command's stderr draws in the colour of errors on a terminal; progress is no error.
+            self.out.write(f"\r{bar}{text}", ending="", style_func=plain)
             self.out.flush()
         else:
-            self.out.write(f"line {progress.line:,}: {text}")
+            self.out.write(f"line {progress.line:,}: {text}", style_func=plain)
 
     def finish(self) -> None:
         if self.terminal and not self.quiet:

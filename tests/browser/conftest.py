@@ -29,7 +29,10 @@ expect.set_options(timeout=TIMEOUT_MS)
 def browser():
     """One headless Chromium per module; each test gets its own context (cookies) from it."""
     if shutil.which(CHROMIUM) is None:
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium")
+        pytest.skip(
+            f"no Chromium at {CHROMIUM} for the browser tests: install it with "
+            "`apt-get install chromium` (or set CHROMIUM to its path)"
+        )
     # Playwright's sync API runs an asyncio loop in this thread, and Django refuses ORM calls
     # made while a loop runs unless told that it is safe: it is, the loop only drives the browser.
     # Only while the browser runs: a subprocess started by another test (`manage.py check

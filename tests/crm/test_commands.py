@@ -1,4 +1,9 @@
 import io
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -60,8 +65,27 @@ def test_seed_demo_loads_a_working_organization_once():
     assert customer.identifiers.count() == 2
     assert customer.channels.count() == 2
     assert customer.cards.get().stamps == 1
-    assert "12 customers added" in output
-    assert "0 customers added" in again
+    assert ", 12 customers, " in output
+    assert "nothing added" in again
+
+
+def test_seed_demo_says_what_it_added_and_on_a_second_run_that_it_added_nothing():
+    first = run("seed_demo", "--customers", "12").splitlines()[0]
+    purchases, returns = Transaction.objects.count(), Return.objects.count()
+    again = run("seed_demo", "--customers", "12").splitlines()[0]
+    more = run("seed_demo", "--customers", "14").splitlines()[0]
+
+    assert first == (
+        "Demo organization 'demo': added 1 organization, 2 stores, 1 status label, "
+        "2 coupon series, 1 programme, 3 tiers, 1 stamp card, 2 rewards, 5 earning rules, "
+        f"1 points reward, 12 customers, {purchases} purchases, {returns} returns, 3 logins, "
+        "1 API key."
+    )
+    assert again == "Demo organization 'demo': nothing added, the demo data is already there."
+    assert more == (
+        f"Demo organization 'demo': added 2 customers, {Transaction.objects.count() - purchases}"
+        " purchases."
+    )
 
 
 def test_seed_demo_has_purchases_that_earned_by_its_rules_and_a_points_reward():
@@ -132,7 +156,12 @@ def test_seed_demo_prints_a_login_and_a_key_that_work():
         assert list(staff.groups.values_list("name", flat=True)) == [role]
         assert staff.organization.slug == DEMO_SLUG
     # The same login and key again, without storing them anywhere but as hashes.
-    assert run("seed_demo", "--customers", "0") == output
+    assert run("seed_demo", "--customers", "0").splitlines()[1:] == output.splitlines()[1:]
+
+
+def test_seed_demo_gives_the_admin_address_at_the_public_base_url(settings):
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:8001"
+    assert "Admin login:  http://127.0.0.1:8001/admin/  user admin" in run("seed_demo")
 
 
 def test_seed_demo_does_not_show_a_changed_password_or_a_revoked_key():
@@ -158,3 +187,71 @@ def test_create_api_key_prints_a_new_key_once():
 def test_create_api_key_for_an_unknown_organization_is_a_clear_error():
     with pytest.raises(CommandError, match="No organization with slug 'nope'"):
         run("create_api_key", "nope")
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def busy_port():
+    """A port another program listens on."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        yield server.getsockname()[1]
+
+
+def test_check_port_fails_in_one_line_on_a_port_in_use(busy_port):
+    result = subprocess.run(  # noqa: S603 - the project's own command
+        [sys.executable, "manage.py", "check_port", f"127.0.0.1:{busy_port}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"CommandError: port {busy_port} on 127.0.0.1 is in use by another program: stop it, "
+        f"or serve on another port (make run PORT={busy_port + 1})"
+    ]
+
+
+def test_check_port_passes_on_a_free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert run("check_port", f"127.0.0.1:{port}") == ""
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("127.0.0.1:http", "the port is a number from 1 to 65535, not 'http'"),
+        ("127.0.0.1:70000", "the port is a number from 1 to 65535, not '70000'"),
+        ("8000", "give the address as HOST:PORT, not '8000'"),
+    ],
+)
+def test_check_port_refuses_a_malformed_address(address, message):
+    with pytest.raises(CommandError) as raised:
+        run("check_port", address)
+    assert str(raised.value) == message
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_run_checks_the_port_before_it_migrates_and_serves_on_it():
+    result = subprocess.run(
+        ["make", "--dry-run", "--assume-old", ".venv/.installed", "run", "PORT=8001"],  # noqa: S607
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    steps = [
+        line.split("manage.py ")[1] for line in result.stdout.splitlines() if "manage.py" in line
+    ]
+
+    assert steps[0] == "check_port 127.0.0.1:8001"
+    assert steps[-1] == "runserver 127.0.0.1:8001"
+    assert [step.split()[0] for step in steps[1:-1]] == ["migrate", "collectstatic", "seed_demo"]
+    assert all("PORT=8001 " in line for line in result.stdout.splitlines() if "manage.py" in line)

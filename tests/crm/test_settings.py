@@ -122,3 +122,24 @@ def test_web_processes_say_how_background_jobs_run_and_commands_do_not(tmp_path)
     )
     assert "Background jobs run inline, in this process, after each commit" in web.stderr
     assert "Background jobs" not in manage("check", env=env).stderr
+
+
+@pytest.mark.parametrize("debug", ["1", "0"])
+def test_a_line_logged_by_django_is_written_once(tmp_path, debug):
+    # The autoreloader's "Watching for file changes" at the start of `make run`, for one.
+    log = "import logging; logging.getLogger('django.utils.autoreload').warning('Watching')"
+    result = manage(
+        "shell", "--no-imports", "-c", log, env={"CRM_VAR_DIR": str(tmp_path), "DEBUG": debug}
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("Watching") == 1
+
+
+def test_the_public_base_url_follows_the_port_unless_set():
+    unset = {"PORT": "", "PUBLIC_BASE_URL": ""}
+    assert settings_value("settings.PUBLIC_BASE_URL", unset) == "http://127.0.0.1:8000"
+    assert settings_value("settings.PUBLIC_BASE_URL", {**unset, "PORT": "8001"}) == (
+        "http://127.0.0.1:8001"
+    )
+    env = {"PORT": "8001", "PUBLIC_BASE_URL": "https://crm.example.com/"}
+    assert settings_value("settings.PUBLIC_BASE_URL", env) == "https://crm.example.com"

@@ -11,12 +11,16 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.core.management.base import OutputWrapper
+from django.core.management.color import color_style
 from django.db import connection
 
 from customers.inputs import CustomerInput
 from customers.membership.update import customer_update
 from customers.models import AuditEvent, Customer, ExtendedFieldDefinition, ImportRun
 from customers.transfer import columns, engine
+from customers.transfer.progress import Meter
+from customers.transfer.runs import Progress, Totals
 from loyalty.models import CustomerCard, Enrollment
 from tests.compat.fixtures import examples, load
 from tests.crm.factories import StoreFactory
@@ -28,6 +32,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(path, *args, **options):
+    """The command's output; the tests of what an import does with a record that fails allow
+    failures, and those of the exit status say allow_errors=False."""
+    options.setdefault("allow_errors", True)
     out, err = io.StringIO(), io.StringIO()
     call_command("import_customers", str(path), *args, stdout=out, stderr=err, **options)
     return out.getvalue(), err.getvalue()
@@ -178,6 +185,48 @@ def test_any_failure_reading_one_row_fails_that_row_alone(org, tmp_path, monkeyp
     [row] = report(tmp_path / "errors.csv")
     assert (row["line"], row["code"]) == ("3", "invalid")
     assert "RuntimeError: no fax" in row["message"]
+
+
+def test_a_failed_row_makes_the_exit_status_1_unless_errors_are_allowed(org, people, tmp_path):
+    out = io.StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command("import_customers", str(people), org="acme", stdout=out, stderr=io.StringIO())
+
+    assert (raised.value.returncode, str(raised.value)) == (
+        1,
+        "1 of 3 rows failed (with --allow-errors the exit status is 0)",
+    )
+    assert "3 rows imported: 2 created, 0 updated, 0 unchanged, 1 failed" in out.getvalue()
+    assert Customer.objects.count() == 2
+    out, _ = run(people, "--allow-errors", org="acme")
+    assert "1 failed" in out
+    clean = write_csv(tmp_path / "clean.csv", ["email"], [["dee@example.com"]])
+    out, _ = run(clean, org="acme", allow_errors=False)
+    assert "1 created" in out
+
+
+def test_a_resumed_import_fails_for_the_rows_that_failed_before_it_stopped(
+    org, tmp_path, monkeypatch
+):
+    rows = [["bad@"], *([f"n{i}@example.com"] for i in range(1, 8))]
+    path = write_csv(tmp_path / "late.csv", ["email"], rows)
+    apply = engine.Importer.apply
+    calls = []
+
+    def crash_on_the_second_batch(self, batch):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return apply(self, batch)
+
+    monkeypatch.setattr(engine.Importer, "apply", crash_on_the_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        run(path, org="acme", batch_size=4)
+    monkeypatch.setattr(engine.Importer, "apply", apply)
+
+    with pytest.raises(CommandError, match=r"^1 of 8 rows failed"):
+        run(path, org="acme", batch_size=4, allow_errors=False)
+    assert Customer.objects.count() == 7
 
 
 def test_the_same_customer_twice_in_a_file_is_one_customer_updated_in_order(org, tmp_path):
@@ -512,6 +561,24 @@ def test_progress_lines_and_quiet(org, people, monkeypatch):
     assert err == ""
 
 
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_the_progress_bar_is_not_drawn_in_the_colour_of_errors(people):
+    screen = Terminal()
+    err = OutputWrapper(screen)
+    err.style_func = color_style(force_color=True).ERROR  # a command's stderr on a terminal
+    meter = Meter(err, io.StringIO(), str(people), quiet=False)
+
+    meter.show(Progress(Totals(rows=3, created=3), line=4, results=[]))
+
+    drawn = screen.getvalue()
+    assert "3 rows" in drawn
+    assert "\x1b[" not in drawn
+
+
 def test_an_interrupted_import_resumes_where_it_stopped(org, tmp_path, monkeypatch):
     rows = [[f"N{i}", f"n{i}@example.com" if i % 4 else "bad@"] for i in range(20)]
     path = write_csv(tmp_path / "many.csv", ["first_name", "email"], rows)
@@ -612,13 +679,26 @@ def test_a_killed_import_process_resumes_to_the_rows_of_one_clean_run(tmp_path):
 
     def finish(command):
         return subprocess.run(  # noqa: S603 - the project's own command
-            command, env=env, cwd=ROOT, capture_output=True, text=True, check=True
+            command, env=env, cwd=ROOT, capture_output=True, text=True, check=False
         )
 
     resumed = finish(command)
-    finish([*command[:5], "clean", *command[6:8], "--errors", str(tmp_path / "clean.csv")])
+    clean = finish(
+        [
+            *command[:5],
+            "clean",
+            *command[6:8],
+            "--errors",
+            str(tmp_path / "clean.csv"),
+            "--allow-errors",
+        ]
+    )
 
     assert "Resuming the import" in resumed.stderr
+    # The failures of the killed attempt count with those after it.
+    assert resumed.returncode == 1
+    assert "80 of 4,000 rows failed" in resumed.stderr
+    assert clean.returncode == 0, clean.stderr
     acme, other = (Customer.objects.filter(organization__slug=slug) for slug in ("acme", "clean"))
     assert sorted(acme.values_list("first_name", "email", "external_id")) == sorted(
         other.values_list("first_name", "email", "external_id")

@@ -45,6 +45,9 @@ NOON = "2026-06-15T12:00:00Z"
 
 
 def run(path, *args, **options):
+    """The command's output; the tests of what an import does with a record that fails allow
+    failures, and those of the exit status say allow_errors=False."""
+    options.setdefault("allow_errors", True)
     out, err = io.StringIO(), io.StringIO()
     call_command("import_transactions", str(path), *args, stdout=out, stderr=err, **options)
     return out.getvalue(), err.getvalue()
@@ -225,6 +228,22 @@ def test_failed_purchases_are_reported_row_by_row_and_the_rest_is_imported(org, 
     assert "different values" in rows[4]["message"]
     assert "line 11" in rows[8]["message"].lower()
     assert sorted(Transaction.objects.values_list("external_id", flat=True)) == ["T-1", "T-11"]
+
+
+def test_a_failed_purchase_makes_the_exit_status_1_unless_errors_are_allowed(org, ann, history):
+    out = io.StringIO()
+    with pytest.raises(CommandError) as raised:
+        call_command(
+            "import_transactions", str(history), org="acme", stdout=out, stderr=io.StringIO()
+        )
+
+    assert (raised.value.returncode, str(raised.value)) == (
+        1,
+        "1 of 3 purchases failed (with --allow-errors the exit status is 0)",
+    )
+    assert "3 purchases imported: 2 recorded, 0 already recorded, 1 failed" in out.getvalue()
+    out, _ = run(history, "--allow-errors", org="acme")
+    assert "1 failed" in out
 
 
 def test_importing_the_same_file_again_records_nothing_new(org, ann, bo, history):
@@ -431,13 +450,26 @@ def test_a_killed_import_process_resumes_to_the_purchases_of_one_clean_run(tmp_p
 
     def finish(command):
         return subprocess.run(  # noqa: S603 - the project's own command
-            command, env=env, cwd=ROOT, capture_output=True, text=True, check=True
+            command, env=env, cwd=ROOT, capture_output=True, text=True, check=False
         )
 
     resumed = finish(command)
-    finish([*command[:5], "clean", *command[6:8], "--errors", str(tmp_path / "clean.csv")])
+    clean = finish(
+        [
+            *command[:5],
+            "clean",
+            *command[6:8],
+            "--errors",
+            str(tmp_path / "clean.csv"),
+            "--allow-errors",
+        ]
+    )
 
     assert "Resuming the import" in resumed.stderr
+    # The failures of the killed attempt count with those after it.
+    assert resumed.returncode == 1
+    assert "30 of 1,500 purchases failed" in resumed.stderr
+    assert clean.returncode == 0, clean.stderr
 
     def told(slug):
         return [

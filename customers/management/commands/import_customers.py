@@ -48,9 +48,26 @@ class Command(BaseCommand):
             "--program", type=int, metavar="ID", help="Jericommerce: the programme to enrol in."
         )
         parser.add_argument("--quiet", action="store_true", help="No progress, only the summary.")
+        parser.add_argument(
+            "--allow-errors",
+            action="store_true",
+            help="Exit with status 0 even when rows failed (by default, 1).",
+        )
 
     def handle(
-        self, *args, path, org, format, mode, errors, dry_run, batch_size, program, quiet, **options
+        self,
+        *args,
+        path,
+        org,
+        format,
+        mode,
+        errors,
+        dry_run,
+        batch_size,
+        program,
+        quiet,
+        allow_errors,
+        **options,
     ):
         organization = Organization.objects.filter(slug=org).first()
         if organization is None:
@@ -124,3 +141,11 @@ class Command(BaseCommand):
         )
         if totals.failed and errors:
             self.stdout.write(f"The failed rows are in {errors}.")
+        # A resumed run's verdict covers the rows its earlier attempts committed too.
+        before = run if run is not None and resumed else None
+        failed = totals.failed + (before.failed if before else 0)
+        if failed and not allow_errors:
+            total = totals.rows + (before.rows if before else 0)
+            raise CommandError(
+                f"{failed:,} of {total:,} rows failed (with --allow-errors the exit status is 0)"
+            )

@@ -44,8 +44,15 @@ class Command(BaseCommand):
         )
         parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, metavar="N")
         parser.add_argument("--quiet", action="store_true", help="No progress, only the summary.")
+        parser.add_argument(
+            "--allow-errors",
+            action="store_true",
+            help="Exit with status 0 even when purchases failed (by default, 1).",
+        )
 
-    def handle(self, *args, path, org, format, no_earn, errors, batch_size, quiet, **options):
+    def handle(
+        self, *args, path, org, format, no_earn, errors, batch_size, quiet, allow_errors, **options
+    ):
         organization = Organization.objects.filter(slug=org).first()
         if organization is None:
             raise CommandError(f"no organization with slug {org!r}")
@@ -111,3 +118,12 @@ class Command(BaseCommand):
         )
         if totals.failed and errors:
             self.stdout.write(f"The failed purchases are in {errors}.")
+        # A resumed run's verdict covers the purchases its earlier attempts committed too.
+        before = run if resumed else None
+        failed = totals.failed + (before.failed if before else 0)
+        if failed and not allow_errors:
+            total = totals.rows + (before.rows if before else 0)
+            raise CommandError(
+                f"{failed:,} of {total:,} purchases failed "
+                "(with --allow-errors the exit status is 0)"
+            )

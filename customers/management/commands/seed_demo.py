@@ -1,6 +1,7 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from customers.demo import MAX_DEMO_CUSTOMERS, seed_demo
+from customers.demo import DEMO_SLUG, MAX_DEMO_CUSTOMERS, added_summary, seed_demo
 
 
 class Command(BaseCommand):
@@ -18,10 +19,10 @@ class Command(BaseCommand):
         if not 0 <= customers <= MAX_DEMO_CUSTOMERS:
             raise CommandError(f"--customers is between 0 and {MAX_DEMO_CUSTOMERS:,}")
         access = seed_demo(customers=customers)
-        self.stdout.write(f"Demo organization 'demo': {access.customers_created} customers added.")
+        self.stdout.write(f"Demo organization '{DEMO_SLUG}': {added_summary(access.added)}.")
         if access.admin_password:
             self.stdout.write(
-                f"Admin login:  http://127.0.0.1:8000/admin/  "
+                f"Admin login:  {settings.PUBLIC_BASE_URL}/admin/  "
                 f"user {access.admin_username}  password {access.admin_password}"
             )
         else:
