@@ -8,6 +8,7 @@ from django.utils import dateformat
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from crm.charts import number, scale_top
 from crm.tenancy import viewed_object
 
 from .selectors import MonthPoints, PointsReport, program_points_report
@@ -19,21 +20,6 @@ BAR = 12
 # Each month's bars, left to right, and what the legend calls them.
 BARS = [("issued", "Issued"), ("redeemed", "Redeemed"), ("expired", "Expired")]
 OUTSTANDING = "Outstanding"
-
-
-def scale_top(values: list[int]) -> int:
-    """The top of the scale: the first of 1, 2, 5, 10, 20, 50… at or above every value."""
-    highest = max([1, *values])
-    step = 1
-    while True:
-        for top in (step, 2 * step, 5 * step):
-            if top >= highest:
-                return top
-        step *= 10
-
-
-def number(value: float) -> str:
-    return f"{value:.1f}"
 
 
 def points_chart_svg(report: PointsReport) -> SafeString:
