@@ -14,6 +14,7 @@ from rest_framework import exceptions
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.settings import api_settings
 
+UNKNOWN_PARAMETER = "unknown_parameter"
 PAGINATION_PARAMETERS = (
     "cursor_query_param",
     "page_size_query_param",
@@ -84,9 +85,7 @@ def refuse_unknown_query_parameters(query_params: MultiValueDict, view) -> None:
     if unknown:
         raise exceptions.ValidationError(
             {
-                name: exceptions.ErrorDetail(
-                    "This list has no such parameter.", "unknown_parameter"
-                )
+                name: exceptions.ErrorDetail("This list has no such parameter.", UNKNOWN_PARAMETER)
                 for name in unknown
             }
         )

@@ -13,6 +13,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
 UNKNOWN_FIELD = "unknown_field"
+INVALID_TYPE = "invalid_type"
 # Serializer context: read a document the API gave out (GET), whose output-only keys (ids, times,
 # balances) are not inputs, as the JSON Lines import does.
 IGNORE_UNKNOWN_FIELDS = "ignore_unknown_fields"
@@ -47,7 +48,7 @@ def type_errors(field: serializers.Field, value) -> list | dict | None:
     if isinstance(value, expected) and not (isinstance(value, bool) and bool not in expected):
         return None
     name = {bool: "a boolean", int: "an integer", str: "a string"}[expected[0]]
-    return [ErrorDetail(f"Expected {name}.", code="invalid_type")]
+    return [ErrorDetail(f"Expected {name}.", code=INVALID_TYPE)]
 
 
 class InputSerializer(serializers.Serializer):

@@ -213,8 +213,6 @@ class CustomerViewSet(OrganizationViewSet):
     @extend_schema(
         request=CustomerCreateSerializer,
         responses={201: CustomerResultSerializer, 200: CustomerResultSerializer},
-        description="Registers a customer. Identifiers already registered in another source "
-        "add a source account to that customer instead (200, `created: false`).",
     )
     def create(self, request):
         serializer = CustomerCreateSerializer(data=request.data)
@@ -251,8 +249,6 @@ class CustomerViewSet(OrganizationViewSet):
     @extend_schema(
         request=BatchSerializer,
         responses=BatchReplySerializer,
-        description="Up to 100 upserts. Each item succeeds or fails alone; the results follow "
-        "the request's order. More than 100 items is refused and nothing is written.",
     )
     @action(detail=False, methods=["post"])
     def batch(self, request):

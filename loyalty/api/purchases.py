@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 from django.db.models import Prefetch, QuerySet
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -22,7 +22,6 @@ from loyalty.services import purchases
 from loyalty.transactions import Transaction, TransactionLine
 
 from .purchase_serializers import (
-    BATCH_SIZE,
     PurchaseResultSerializer,
     TransactionBatchReplySerializer,
     TransactionBatchSerializer,
@@ -75,7 +74,6 @@ class TransactionFilter(filters.FilterSet):
         fields = []
 
 
-@extend_schema_view(retrieve=extend_schema(description="A purchase, with its returns."))
 class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationViewSet):
     """Purchases, newest recorded first, each with its returns; record one and earn its points."""
 
@@ -98,8 +96,6 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organ
     @extend_schema(
         request=TransactionInputSerializer,
         responses={201: PurchaseResultSerializer, 200: PurchaseResultSerializer},
-        description="201 when the purchase is recorded; 200 with the first answer when its "
-        "external id was recorded before (it earns nothing more).",
     )
     def create(self, request):
         serializer = TransactionInputSerializer(data=request.data)
@@ -125,11 +121,6 @@ class TransactionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organ
     @extend_schema(
         request=TransactionBatchSerializer,
         responses=TransactionBatchReplySerializer,
-        description=f"Up to {BATCH_SIZE} purchases, each the body of `POST /transactions/`, "
-        "each recorded or refused alone; the results follow the request's order, each with the "
-        "reply and status recording it alone would have had. A purchase recorded before, or "
-        "earlier in the batch, is `already_recorded` with its first reply. More than "
-        f"{BATCH_SIZE} is refused and nothing is written.",
     )
     @action(detail=False, methods=["post"])
     def batch(self, request):

@@ -32,11 +32,6 @@ class TransactionReturnViewSet(OrganizationViewSet):
     @extend_schema(
         request=ReturnInputSerializer,
         responses={201: ReturnResultSerializer, 200: ReturnResultSerializer},
-        description="Give back `lines` (SKU and quantity each) or an `amount` of the purchase: "
-        "201 with what each programme took back (pending points cancelled, spendable ones "
-        "clawed back as its clawback policy says, any shortfall) and the tier changes; 200 with "
-        "the first answer when the return's external id was recorded before (it takes back "
-        "nothing more). Never more than was bought: 422 return_exceeds_purchase.",
     )
     def create(self, request, transaction_id):
         purchase = self.purchase(transaction_id)

@@ -297,6 +297,7 @@ def test_the_schema_states_the_bounds_of_query_parameters(openapi):
         "format": "int64",
         "minimum": 1,
         "maximum": 2**63 - 1,
+        "example": 1042,
     }
     assert parameters["page_size"] == {
         "type": "integer",
