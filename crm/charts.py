@@ -1,6 +1,7 @@
 """Charts drawn on the server as SVG, without script or anything fetched: the admin's pages embed
 them as they are. Every text in them is escaped."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.utils.html import format_html, format_html_join
@@ -20,6 +21,20 @@ def scale_top(values: list[int]) -> int:
 
 def number(value: float) -> str:
     return f"{value:.1f}"
+
+
+def scale_lines(top: int, y: Callable[[int], float], *, left: float, right: float) -> SafeString:
+    """The scale's grid lines at zero, half and its top, from `left` to `right`, each with its
+    figure; `y` places a value."""
+    return format_html_join(
+        "",
+        '<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"/>'
+        '<text class="scale" x="{}" y="{}">{}</text>',
+        (
+            (left, right, number(y(v)), number(y(v)), left - 6, number(y(v) + 4), f"{v:,}")
+            for v in (0, top // 2, top)
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -45,15 +60,7 @@ def bar_chart_svg(*, name: str, title: str, bars: list[Bar]) -> SafeString:
     def y(value: int) -> float:
         return TOP + plot_height - value / top * plot_height
 
-    grid = format_html_join(
-        "",
-        '<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"/>'
-        '<text class="scale" x="{}" y="{}">{}</text>',
-        (
-            (LEFT, WIDTH - RIGHT, number(y(v)), number(y(v)), LEFT - 6, number(y(v) + 4), f"{v:,}")
-            for v in (0, top // 2, top)
-        ),
-    )
+    grid = scale_lines(top, y, left=LEFT, right=WIDTH - RIGHT)
     drawn = format_html_join(
         "",
         '<rect class="bar" x="{}" y="{}" width="{}" height="{}" data-key="{}" data-value="{}">'

@@ -8,7 +8,7 @@ from django.utils import dateformat
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from crm.charts import number, scale_top
+from crm.charts import number, scale_lines, scale_top
 from crm.tenancy import viewed_object
 
 from .selectors import MonthPoints, PointsReport, program_points_report
@@ -37,15 +37,7 @@ def points_chart_svg(report: PointsReport) -> SafeString:
     def centre(index: int) -> float:
         return LEFT + slot * (index + 0.5)
 
-    grid = format_html_join(
-        "",
-        '<line class="grid" x1="{}" x2="{}" y1="{}" y2="{}"/>'
-        '<text class="scale" x="{}" y="{}">{}</text>',
-        (
-            (LEFT, WIDTH - RIGHT, number(y(v)), number(y(v)), LEFT - 6, number(y(v) + 4), f"{v:,}")
-            for v in (0, top // 2, top)
-        ),
-    )
+    grid = scale_lines(top, y, left=LEFT, right=WIDTH - RIGHT)
     bars = format_html_join(
         "",
         '<rect class="bar {}" x="{}" y="{}" width="{}" height="{}" data-month="{}" '
