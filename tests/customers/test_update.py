@@ -200,7 +200,9 @@ def test_upsert_can_look_up_by_one_email_and_set_another(org):
 
 
 def test_upsert_matches_by_phone_too(org):
-    customer = CustomerFactory(organization=org, phone="+919804542631", email="a@example.com")
+    customer = CustomerFactory(
+        organization=org, first_name="Zed", phone="+919804542631", email="a@example.com"
+    )
 
     result = upsert(org, phone="98045 42631", first_name="Ann")
 
